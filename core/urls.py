@@ -1,0 +1,12 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("anmelden/", auth_views.LoginView.as_view(template_name="core/login.html"), name="login"),
+    path("abmelden/", auth_views.LogoutView.as_view(), name="logout"),
+    path("importe/", views.ImportRunListView.as_view(), name="import-list"),
+    path("importe/neu/", views.ImportCreateView.as_view(), name="import-create"),
+    path("importe/<int:pk>/", views.ImportRunDetailView.as_view(), name="import-detail"),
+]

@@ -1,0 +1,115 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
+from rest_framework import serializers
+
+from core.access import Action, Role
+
+from ..access import is_unscoped
+
+from ..geo import GeometryError
+from ..models import Indicator, IndicatorValue, Region, RegionLevel
+
+
+class RegionLevelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RegionLevel
+        fields = ["id", "key", "name", "name_plural", "rank"]
+
+
+class RegionSerializer(serializers.ModelSerializer):
+    level = serializers.SlugRelatedField(slug_field="key", queryset=RegionLevel.objects.all())
+    parent = serializers.SlugRelatedField(slug_field="code", queryset=Region.objects.all(), allow_null=True,
+                                          required=False)
+    boundary = serializers.JSONField(required=False, allow_null=True, write_only=True)
+    has_boundary = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Region
+        fields = [
+            "id", "code", "name", "level", "parent", "depth", "lead_unit", "official_area_m2", "area_m2",
+            "centroid_lon", "centroid_lat", "has_boundary", "boundary", "created_at", "updated_at",
+        ]
+        read_only_fields = ["depth", "area_m2", "centroid_lon", "centroid_lat", "created_at", "updated_at"]
+
+    def get_has_boundary(self, obj) -> bool:
+        return obj.bbox_min_lon is not None
+
+    def validate_parent(self, parent):
+        user = self.context["request"].user
+        if parent is not None and not Region.objects.for_user(user, Action.CHANGE).filter(pk=parent.pk).exists():
+            raise serializers.ValidationError(_("Keine Berechtigung für diesen übergeordneten Raum."))
+        return parent
+
+    def validate(self, attrs):
+        user = self.context["request"].user
+        to_root = "parent" in attrs and attrs["parent"] is None
+        if self.instance is None:
+            to_root = attrs.get("parent") is None
+        elif self.instance.parent_id is None:
+            to_root = False  # a root stays a root
+        if to_root and not is_unscoped(user, Role.PLANNER):
+            raise serializers.ValidationError(
+                {"parent": _("Nur Planung ohne Raumbeschränkung darf oberste Räume anlegen.")}
+            )
+        return attrs
+
+    def _apply(self, instance, validated):
+        boundary = validated.pop("boundary", serializers.empty)
+        for k, v in validated.items():
+            setattr(instance, k, v)
+        if boundary is not serializers.empty:
+            if boundary is None:
+                instance.boundary = instance.area_m2 = instance.centroid_lon = instance.centroid_lat = None
+                instance.bbox_min_lon = instance.bbox_min_lat = instance.bbox_max_lon = instance.bbox_max_lat = None
+            else:
+                try:
+                    instance.set_boundary(boundary)
+                except GeometryError as e:
+                    raise serializers.ValidationError({"boundary": str(e)})
+        try:
+            instance.save()
+        except DjangoValidationError as e:
+            raise serializers.ValidationError(e.message_dict)
+        return instance
+
+    def create(self, validated):
+        return self._apply(Region(), validated)
+
+    def update(self, instance, validated):
+        return self._apply(instance, validated)
+
+
+class IndicatorSerializer(serializers.ModelSerializer):
+    weight_indicator = serializers.SlugRelatedField(slug_field="key", queryset=Indicator.objects.all(),
+                                                    allow_null=True, required=False)
+
+    class Meta:
+        model = Indicator
+        fields = ["id", "key", "name", "unit", "description", "source", "direction", "rollup", "weight_indicator",
+                  "decimals", "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def validate(self, attrs):
+        rollup = attrs.get("rollup", getattr(self.instance, "rollup", None))
+        weight = attrs.get("weight_indicator", getattr(self.instance, "weight_indicator", None))
+        if rollup == "weighted_mean" and weight is None:
+            raise serializers.ValidationError({"weight_indicator": _("Ein gewichtetes Mittel braucht ein Gewichtungs-Indikator.")})
+        return attrs
+
+
+class IndicatorValueSerializer(serializers.ModelSerializer):
+    indicator = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    region = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = IndicatorValue
+        fields = ["id", "indicator", "region", "period", "value", "is_rollup", "updated_at"]
+
+
+class IndicatorValueRecordSerializer(serializers.Serializer):
+    """One row of a bulk upsert (validated by the import code path, line = position)."""
+
+    region_code = serializers.CharField()
+    indicator = serializers.CharField()
+    period = serializers.CharField()
+    value = serializers.CharField(allow_null=True, allow_blank=True)

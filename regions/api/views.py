@@ -1,0 +1,153 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.response import Response
+
+from core.api.views import ScopedModelViewSet
+from core.imports.base import import_now
+
+from ..filtersets import IndicatorFilterSet, IndicatorValueFilterSet, RegionFilterSet, RegionLevelFilterSet
+from ..models import Indicator, IndicatorValue, Region, RegionLevel
+from .renderers import GeoJSONRenderer
+from .serializers import (
+    IndicatorSerializer,
+    IndicatorValueRecordSerializer,
+    IndicatorValueSerializer,
+    RegionLevelSerializer,
+    RegionSerializer,
+)
+
+
+class RegionLevelViewSet(ScopedModelViewSet):
+    model = RegionLevel
+    serializer_class = RegionLevelSerializer
+    filterset_class = RegionLevelFilterSet
+    queryset = RegionLevel.objects.all()
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=["json", "geojson"],
+                                     description="geojson: FeatureCollection (RFC 7946) der Räume mit Grenze")]
+    )
+)
+class RegionViewSet(ScopedModelViewSet):
+    model = Region
+    serializer_class = RegionSerializer
+    filterset_class = RegionFilterSet
+    queryset = Region.objects.all()
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer, GeoJSONRenderer]
+    lookup_field = "code"
+    lookup_value_regex = "[^/]+"
+
+    def get_queryset(self):
+        qs = super().get_queryset().select_related("level", "parent")
+        if getattr(self.request, "accepted_renderer", None) and self.request.accepted_renderer.format == "geojson":
+            return qs
+        return qs.defer("boundary")
+
+    def list(self, request, *args, **kwargs):
+        if request.accepted_renderer.format != "geojson":
+            return super().list(request, *args, **kwargs)
+        qs = self.filter_queryset(self.get_queryset()).exclude(boundary=None)
+        features = [
+            {
+                "type": "Feature",
+                "id": r.code,
+                "geometry": r.boundary,
+                "properties": {
+                    "code": r.code, "name": r.name, "level": r.level.key,
+                    "parent": r.parent.code if r.parent_id else None,
+                    "area_m2": str(r.area_m2) if r.area_m2 is not None else None,
+                },
+            }
+            for r in qs
+        ]
+        return Response({"type": "FeatureCollection", "features": features})
+
+    @extend_schema(responses=RegionSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def ancestors(self, request, code=None):
+        region = self.get_object()
+        qs = self.get_queryset().filter(pk__in=region.ancestor_ids).order_by("depth")
+        return Response(self.get_serializer(qs, many=True).data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("lon", float, required=True), OpenApiParameter("lat", float, required=True)],
+        responses=RegionSerializer(many=True),
+    )
+    @action(detail=False, methods=["get"])
+    def locate(self, request):
+        """Regions containing a point (WGS84), deepest first."""
+        try:
+            lon, lat = float(request.query_params["lon"]), float(request.query_params["lat"])
+        except (KeyError, ValueError):
+            return Response({"detail": "lon und lat (Dezimalgrad, WGS84) angeben."}, status=status.HTTP_400_BAD_REQUEST)
+        qs = self.get_queryset().filter(pk__in=Region.objects.containing_point(lon, lat).values("pk")).order_by("-depth")
+        return Response(self.get_serializer(qs, many=True).data)
+
+
+class IndicatorViewSet(ScopedModelViewSet):
+    model = Indicator
+    serializer_class = IndicatorSerializer
+    filterset_class = IndicatorFilterSet
+    queryset = Indicator.objects.all()
+    lookup_field = "key"
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("weight_indicator")
+
+
+BulkResult = inline_serializer(
+    "IndicatorValueBulkResult",
+    {
+        "import_run": serializers.IntegerField(),
+        "status": serializers.CharField(),
+        "summary": serializers.DictField(),
+        "errors": serializers.ListField(child=serializers.DictField()),
+        "error_count": serializers.IntegerField(),
+    },
+)
+
+
+class IndicatorValueViewSet(ScopedModelViewSet):
+    """Values are read here and written in bulk (``POST …/bulk/``), through the
+    same code path as file imports: atomic, every bad row reported."""
+
+    model = IndicatorValue
+    serializer_class = IndicatorValueSerializer
+    filterset_class = IndicatorValueFilterSet
+    queryset = IndicatorValue.objects.all()
+    http_method_names = ["get", "post", "delete", "head", "options"]
+    requires_add_permission = True
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("indicator", "region")
+
+    def create(self, request, *args, **kwargs):
+        return Response(
+            {"detail": "Werte bitte über POST /api/v1/indicator-values/bulk/ schreiben."},
+            status=status.HTTP_405_METHOD_NOT_ALLOWED,
+        )
+
+    @extend_schema(
+        request=IndicatorValueRecordSerializer(many=True),
+        parameters=[OpenApiParameter("dry_run", bool, description="nur prüfen, nichts schreiben")],
+        responses={200: BulkResult, 400: BulkResult},
+    )
+    @action(detail=False, methods=["post"])
+    def bulk(self, request):
+        """Upsert many values: a JSON list of {region_code, indicator, period, value}."""
+        records = request.data
+        if isinstance(records, dict) and "values" in records:
+            records = records["values"]
+        if not isinstance(records, list):
+            return Response({"detail": "Erwartet eine Liste von Werten."}, status=status.HTTP_400_BAD_REQUEST)
+        dry_run = request.query_params.get("dry_run", "").lower() in ("1", "true", "yes")
+        run = import_now("indicator_values", records, user=request.user, dry_run=dry_run, original_name="API")
+        body = {
+            "import_run": run.pk, "status": run.status, "summary": run.summary, "errors": run.errors,
+            "error_count": run.error_count,
+        }
+        return Response(body, status=status.HTTP_200_OK if run.status == run.Status.SUCCEEDED else status.HTTP_400_BAD_REQUEST)

@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class RegionsConfig(AppConfig):
+    name = "regions"
+    verbose_name = _("Sozialräume")
+
+    def ready(self):
+        from core.access import set_role_provider
+        from core.imports.registry import register
+
+        from . import access, importers
+
+        set_role_provider(access.has_role)
+        register(importers.RegionImporter)
+        register(importers.BoundaryImporter)
+        register(importers.IndicatorValueImporter)

@@ -1,0 +1,75 @@
+"""One FilterSet per model, used by the HTML lists and the API viewsets."""
+
+import django_filters
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from .models import Indicator, IndicatorValue, Region, RegionLevel
+
+
+class RegionLevelFilterSet(django_filters.FilterSet):
+    class Meta:
+        model = RegionLevel
+        fields = ["key", "rank"]
+
+
+class SubtreeFilter(django_filters.CharFilter):
+    """``ancestor=<code>``: the whole subtree below (and including) that region."""
+
+    def __init__(self, *args, field_prefix="", **kwargs):
+        self.field_prefix = field_prefix
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs, value):
+        if not value:
+            return qs
+        region = Region.objects.filter(code=value.strip()).only("path").first()
+        if region is None:
+            return qs.none()
+        return qs.filter(**{f"{self.field_prefix}path__startswith": region.path})
+
+
+class RegionFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="filter_q", label=_("Suche (Name oder Schlüssel)"))
+    level = django_filters.CharFilter(field_name="level__key", label=_("Ebene"))
+    parent = django_filters.CharFilter(field_name="parent__code", label=_("übergeordneter Raum (Schlüssel)"))
+    ancestor = SubtreeFilter(label=_("innerhalb von (Schlüssel)"))
+    code = django_filters.CharFilter(field_name="code", label=_("Schlüssel"))
+    has_boundary = django_filters.BooleanFilter(field_name="boundary", lookup_expr="isnull", exclude=True,
+                                                label=_("mit Grenze"))
+
+    class Meta:
+        model = Region
+        fields = ["q", "level", "parent", "ancestor", "code", "has_boundary"]
+
+    def filter_q(self, qs, name, value):
+        value = value.strip()
+        if not value:
+            return qs
+        return qs.filter(Q(name__icontains=value) | Q(code__startswith=value))
+
+
+class IndicatorFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="filter_q", label=_("Suche"))
+
+    class Meta:
+        model = Indicator
+        fields = ["q", "key", "rollup", "direction"]
+
+    def filter_q(self, qs, name, value):
+        value = value.strip()
+        return qs.filter(Q(name__icontains=value) | Q(key__icontains=value) | Q(description__icontains=value)) if value else qs
+
+
+class IndicatorValueFilterSet(django_filters.FilterSet):
+    indicator = django_filters.CharFilter(field_name="indicator__key", label=_("Indikator (Schlüssel)"))
+    region = django_filters.CharFilter(field_name="region__code", label=_("Raum (Schlüssel)"))
+    region_ancestor = SubtreeFilter(field_prefix="region__", label=_("Räume innerhalb von (Schlüssel)"))
+    level = django_filters.CharFilter(field_name="region__level__key", label=_("Ebene"))
+    period = django_filters.CharFilter(field_name="period", label=_("Zeitraum"))
+    period_from = django_filters.CharFilter(field_name="period", lookup_expr="gte", label=_("Zeitraum ab"))
+    period_to = django_filters.CharFilter(field_name="period", lookup_expr="lte", label=_("Zeitraum bis"))
+
+    class Meta:
+        model = IndicatorValue
+        fields = ["indicator", "region", "region_ancestor", "level", "period", "period_from", "period_to", "is_rollup"]

@@ -1,0 +1,26 @@
+"""Production: every secret comes from the environment, with no default."""
+
+from .base import *  # noqa: F401,F403
+import environ
+
+from .base import env
+
+DEBUG = False
+SECRET_KEY = env.str("DJANGO_SECRET_KEY")  # required, no default
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")  # required, no default
+if not SECRET_KEY or len(SECRET_KEY) < 50:
+    raise environ.ImproperlyConfigured("DJANGO_SECRET_KEY must be set to at least 50 random characters")
+if not env.str("DATABASE_URL", default=""):
+    raise environ.ImproperlyConfigured("DATABASE_URL is required in production")
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SESSION_COOKIE_HTTPONLY = True
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
