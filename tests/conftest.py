@@ -1,0 +1,111 @@
+"""Shared fixtures: a small city tree and the personas of DESIGN.md.
+
+Tree (levels land → bezirk → planungsraum):
+    CITY "Teststadt"
+      ├─ D1 "Nord"  ├─ P11, P12
+      └─ D2 "Süd"   └─ P21
+Personas: planner (everywhere), region_lead (of D1), viewer (everywhere),
+provider editors A and B (staff of two providers: no role in the region tree;
+organisations and memberships follow with the cooperation app), anonymous.
+"""
+
+from pathlib import Path
+
+import pytest
+from rest_framework.test import APIClient
+
+from core.access import Role
+
+from .factories import RegionFactory, RegionLevelFactory, RoleAssignmentFactory, UserFactory
+
+BERLIN_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "berlin"
+
+
+@pytest.fixture
+def berlin_dir():
+    if not (BERLIN_DIR / "lor_2021.csv").is_file():
+        pytest.skip(f"Berlin open data not found at {BERLIN_DIR} (a user's clone has no ../shared; CI has it)")
+    return BERLIN_DIR
+
+
+@pytest.fixture
+def levels(db):
+    return {
+        "land": RegionLevelFactory(key="land", name="Land", rank=0),
+        "bezirk": RegionLevelFactory(key="bezirk", name="Bezirk", rank=1),
+        "planungsraum": RegionLevelFactory(key="planungsraum", name="Planungsraum", rank=2),
+    }
+
+
+@pytest.fixture
+def tree(levels):
+    city = RegionFactory(code="CITY", name="Teststadt", level=levels["land"])
+    d1 = RegionFactory(code="D1", name="Nord", level=levels["bezirk"], parent=city)
+    d2 = RegionFactory(code="D2", name="Süd", level=levels["bezirk"], parent=city)
+    p11 = RegionFactory(code="P11", name="Nord-West", level=levels["planungsraum"], parent=d1)
+    p12 = RegionFactory(code="P12", name="Nord-Ost", level=levels["planungsraum"], parent=d1)
+    p21 = RegionFactory(code="P21", name="Süd-Mitte", level=levels["planungsraum"], parent=d2)
+    return {"CITY": city, "D1": d1, "D2": d2, "P11": p11, "P12": p12, "P21": p21}
+
+
+@pytest.fixture
+def planner(db):
+    user = UserFactory(username="planner")
+    RoleAssignmentFactory(user=user, role=Role.PLANNER, region=None)
+    return user
+
+
+@pytest.fixture
+def region_lead(tree):
+    user = UserFactory(username="region_lead")
+    RoleAssignmentFactory(user=user, role=Role.REGION_LEAD, region=tree["D1"])
+    return user
+
+
+@pytest.fixture
+def scoped_planner(tree):
+    """A planner limited to district D2 (one municipality of several)."""
+    user = UserFactory(username="planner_d2")
+    RoleAssignmentFactory(user=user, role=Role.PLANNER, region=tree["D2"])
+    return user
+
+
+@pytest.fixture
+def viewer(db):
+    user = UserFactory(username="viewer")
+    RoleAssignmentFactory(user=user, role=Role.VIEWER, region=None)
+    return user
+
+
+@pytest.fixture
+def provider_editor_a(db):
+    return UserFactory(username="provider_a")
+
+
+@pytest.fixture
+def provider_editor_b(db):
+    return UserFactory(username="provider_b")
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+def client_for(user):
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def personas(planner, region_lead, viewer, provider_editor_a, provider_editor_b):
+    return {
+        "planner": planner,
+        "region_lead": region_lead,
+        "viewer": viewer,
+        "provider_editor_a": provider_editor_a,
+        "provider_editor_b": provider_editor_b,
+        "anonymous": None,
+    }
