@@ -8,9 +8,8 @@ with ``pghistory.context``. Because triggers do the work, ``bulk_update`` and
 """
 
 import pghistory
-from pghistory.models import MiddlewareEvents
-
 from django.contrib.auth import get_user_model
+from pghistory.models import MiddlewareEvents
 
 EXCLUDE = ["updated_at"]
 

@@ -501,7 +501,7 @@ class IndicatorValueImporter(ProfileImporter):
 
     def _rows_from_table(self, table, indicators, indicator_names):
         header = table.header
-        cols = dict(zip(LONG_COLUMNS, LONG_COLUMNS))
+        cols = {c: c for c in LONG_COLUMNS}
         cols.update(self.options.get("columns", {}))
         layout = self.options.get("layout")
         if layout is None:

@@ -327,7 +327,7 @@ class Indicator(TimeStampedModel):
     weight_indicator = models.ForeignKey(
         "self", verbose_name=_("Gewichtung"), null=True, blank=True, on_delete=models.PROTECT,
         related_name="weighted_indicators",
-        help_text=_("Für gewichtete Mittel: das Indikator mit den Gewichten (z. B. Einwohnerzahl)."),
+        help_text=_("Für gewichtete Mittel: der Indikator mit den Gewichten (z. B. Einwohnerzahl)."),
     )
     decimals = models.PositiveSmallIntegerField(_("Nachkommastellen"), default=2)
 
@@ -341,7 +341,7 @@ class Indicator(TimeStampedModel):
             models.CheckConstraint(
                 condition=~models.Q(rollup="weighted_mean") | models.Q(weight_indicator__isnull=False),
                 name="indicator_weighted_mean_needs_weight",
-                violation_error_message=_("Ein gewichtetes Mittel braucht ein Gewichtungs-Indikator."),
+                violation_error_message=_("Ein gewichtetes Mittel braucht einen Gewichtungs-Indikator."),
             ),
             models.CheckConstraint(
                 condition=~models.Q(weight_indicator=models.F("pk")), name="indicator_not_own_weight",

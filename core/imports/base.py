@@ -9,6 +9,7 @@ work and rolls back, reporting what would change.
 import logging
 from dataclasses import dataclass, field
 
+import pghistory
 from django.db import transaction
 from django.utils import timezone
 
@@ -99,7 +100,8 @@ def execute(run: ImportRun, source=None) -> ImportRun:
     run.save(update_fields=["status", "started_at", "updated_at"])
     summary = None
     try:
-        with transaction.atomic():
+        # The history of everything the import writes names the run and its author.
+        with pghistory.context(user=run.created_by_id, import_run=run.pk), transaction.atomic():
             summary = importer.run(source)
             if run.dry_run:
                 raise _DryRunRollback()

@@ -8,9 +8,9 @@ file of any size is read in bounded memory.
 import codecs
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 CHUNK = 1 << 20
 DELIMITERS = (";", ",", "\t", "|")

@@ -5,7 +5,6 @@ from rest_framework import serializers
 from core.access import Action, Role
 
 from ..access import is_unscoped
-
 from ..geo import GeometryError
 from ..models import Indicator, IndicatorValue, Region, RegionLevel
 
@@ -93,7 +92,9 @@ class IndicatorSerializer(serializers.ModelSerializer):
         rollup = attrs.get("rollup", getattr(self.instance, "rollup", None))
         weight = attrs.get("weight_indicator", getattr(self.instance, "weight_indicator", None))
         if rollup == "weighted_mean" and weight is None:
-            raise serializers.ValidationError({"weight_indicator": _("Ein gewichtetes Mittel braucht ein Gewichtungs-Indikator.")})
+            raise serializers.ValidationError(
+                {"weight_indicator": _("Ein gewichtetes Mittel braucht einen Gewichtungs-Indikator.")}
+            )
         return attrs
 
 

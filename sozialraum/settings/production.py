@@ -1,8 +1,8 @@
 """Production: every secret comes from the environment, with no default."""
 
-from .base import *  # noqa: F401,F403
 import environ
 
+from .base import *  # noqa: F401,F403
 from .base import env
 
 DEBUG = False

@@ -1,0 +1,94 @@
+"""Load the demo city (Berlin) and one demo login per role.
+
+Idempotent: running it again changes nothing. Uses the same import code path as
+the upload page and the API, on files shipped in sozialraum/demo_data/berlin/.
+"""
+
+import json
+from pathlib import Path
+
+import pghistory
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from core.access import Role
+from core.imports.base import import_now
+from regions.models import Region, RoleAssignment
+from regions.services import upsert_indicators
+
+DATA = Path(__file__).resolve().parents[2] / "demo_data" / "berlin"
+CATALOGUE = Path(__file__).resolve().parents[3] / "regions" / "catalogues" / "berlin.json"
+
+STEPS = [
+    ("regions", "lor_2021.csv", "berlin-lor"),
+    ("indicator_values", "einwohner_2022-06_plr.csv", "berlin-einwohner"),
+    ("indicator_values", "mss_2021_kontext_plr.csv", "berlin-mss-2021"),
+    ("boundaries", "bezirke.geojson", "berlin-bezirke-grenzen"),
+    ("boundaries", "prognoseraeume_2021.geojson", "berlin-prognoseraeume-grenzen"),
+]
+
+# username, role, region code (None = everywhere), description
+DEMO_USERS = [
+    ("planung", Role.PLANNER, None, "Planung (Sozialplanung, alle Räume)"),
+    ("sozialraumleitung", Role.REGION_LEAD, "08", "Sozialraumleitung Neukölln"),
+    ("lesezugriff", Role.VIEWER, None, "Lesezugriff (Rat, Verwaltungsleitung)"),
+    ("traeger-a", None, None, "Träger A (Redaktion der eigenen Angebote)"),
+    ("traeger-b", None, None, "Träger B (Redaktion der eigenen Angebote)"),
+]
+DEMO_PASSWORD = "demo-sozialraum"
+
+
+class Command(BaseCommand):
+    help = "Lädt die Demo-Stadt Berlin (LOR, Einwohner, MSS 2021, Grenzen) und Demo-Zugänge je Rolle."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-users", action="store_true", help="keine Demo-Zugänge anlegen")
+        parser.add_argument(
+            "--force", action="store_true", help="auch ohne DEBUG/SOZIALRAUM_DEMO_MODE laden (nicht in Produktion!)"
+        )
+
+    def handle(self, *args, **opts):
+        if not (settings.DEBUG or settings.SOZIALRAUM_DEMO_MODE or opts["force"]):
+            raise CommandError("Demo-Daten nur mit DJANGO_DEBUG, SOZIALRAUM_DEMO_MODE oder --force.")
+        with pghistory.context(command="load_demo"):
+            catalogue = json.loads(CATALOGUE.read_text(encoding="utf-8"))
+            result = upsert_indicators(catalogue["indicators"])
+            self.stdout.write(f"Indikatoren: {self._fmt(result)}")
+            for kind, name, profile in STEPS:
+                run = import_now(kind, DATA / name, options={"profile": profile}, original_name=f"demo/{name}")
+                if run.status != run.Status.SUCCEEDED:
+                    for e in run.errors[:20]:
+                        self.stderr.write(f"  Zeile {e['line']}: {e['message']}")
+                    raise CommandError(f"Demo-Import {name} abgelehnt ({run.error_count} Fehler)")
+                self.stdout.write(f"{name}: {self._fmt(run.summary)}")
+            if not opts["no_users"]:
+                self._users()
+
+    @staticmethod
+    def _fmt(summary):
+        return ", ".join(f"{k}={v}" for k, v in summary.items() if not isinstance(v, list))
+
+    @transaction.atomic
+    def _users(self):
+        User = get_user_model()
+        lines = []
+        admin, created = User.objects.get_or_create(username="admin", defaults={"is_staff": True, "is_superuser": True})
+        if created:
+            admin.set_password(DEMO_PASSWORD)
+            admin.save()
+        lines.append(("admin", "Administration (Django-Admin)"))
+        for username, role, code, label in DEMO_USERS:
+            user, created = User.objects.get_or_create(username=username, defaults={"first_name": label[:150]})
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.save()
+            if role:
+                region = Region.objects.get(code=code) if code else None
+                RoleAssignment.objects.get_or_create(user=user, role=role, region=region)
+            lines.append((username, label))
+        self.stdout.write("")
+        self.stdout.write(self.style.SUCCESS("Demo-Zugänge (Passwort für alle: %s):" % DEMO_PASSWORD))
+        for username, label in lines:
+            self.stdout.write(f"  {username:<20} {label}")
