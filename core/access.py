@@ -35,8 +35,7 @@ class ScopedQuerySet(models.QuerySet):
     def user_scope(self, user, action: str):  # pragma: no cover - every model overrides it
         raise NotImplementedError(f"{self.model.__name__} must define user_scope()")
 
-    @classmethod
-    def can_add(cls, user) -> bool:  # pragma: no cover - every model overrides it
+    def can_add(self, user) -> bool:  # pragma: no cover - every model overrides it
         """Whether ``user`` may create objects of this model at all (the object's
         own scope, e.g. its region, is checked by the form or serializer)."""
         return False

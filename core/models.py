@@ -20,6 +20,7 @@ class TimeStampedModel(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,  # not queried by author; keeps bulk tables lean (history has the authors)
     )
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -28,6 +29,7 @@ class TimeStampedModel(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
 
     class Meta:
@@ -48,8 +50,7 @@ class ImportRunQuerySet(ScopedQuerySet):
             return self
         return self.filter(created_by=user)
 
-    @classmethod
-    def can_add(cls, user):
+    def can_add(self, user):
         return has_role(user, Role.PLANNER)
 
 

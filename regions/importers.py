@@ -14,14 +14,16 @@ from pathlib import Path
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core.access import Action
+from core.access import Action, Role
 from core.imports.base import Importer
 from core.imports.parsing import CellError, is_missing, parse_decimal, parse_period
 from core.imports.reader import open_table, open_text_table
 
 from . import rollup
+from .access import is_unscoped
 from .geo import GeometryError
 from .models import Indicator, IndicatorValue, Region, RegionLevel, rebuild_paths
+from .services import recompute_rollups_below
 from .signals import indicator_values_changed, regions_changed
 
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
@@ -48,6 +50,10 @@ def profiles_for(kind: str) -> list[tuple[str, str]]:
 class ProfileImporter(Importer):
     """Merges a named profile under the explicit options."""
 
+    @classmethod
+    def profiles(cls) -> list[tuple[str, str]]:
+        return profiles_for(cls.kind)
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         name = self.options.get("profile")
@@ -56,8 +62,13 @@ class ProfileImporter(Importer):
 
     def _open(self, source):
         if isinstance(source, str) and "\n" in source:
-            return open_text_table(source, delimiter=self.options.get("delimiter"))
-        return open_table(source, delimiter=self.options.get("delimiter"), encoding=self.options.get("encoding"))
+            table = open_text_table(source, delimiter=self.options.get("delimiter"))
+        else:
+            table = open_table(source, delimiter=self.options.get("delimiter"), encoding=self.options.get("encoding"))
+        # XLSX number cells arrive as Python numbers ("2.5"), whatever the CSV
+        # decimal separator option says.
+        self.decimal = None if table.encoding == "xlsx" else self.options.get("decimal")
+        return table
 
     def _column_index(self, header, wanted: str, *, role: str):
         """Index of column ``wanted`` (exact, then case-insensitive); records a
@@ -107,10 +118,22 @@ class RegionImporter(ProfileImporter):
             found = self._collect(rows)
         finally:
             table.close()
-        self.reject_if_errors()
+        if self.errors and not found:
+            self.reject_if_errors()
+        # _write validates parents, levels, cycles and permissions of the rows that
+        # were readable and rejects with every error of the file at once.
         return self._write(found, levels)
 
     def _ensure_levels(self):
+        if self.user is not None and not is_unscoped(self.user, Role.PLANNER):
+            missing_levels = [
+                spec["key"] for spec in self.options.get("levels", [])
+                if not RegionLevel.objects.filter(key=spec["key"]).exists()
+            ]
+            root = self.options.get("root")
+            if missing_levels or (isinstance(root, dict) and not Region.objects.filter(code=root["code"]).exists()):
+                self.errors.add(None, "Ebenen und oberste Räume darf nur die Planung ohne Raumbeschränkung anlegen")
+                return
         for spec in self.options.get("levels", []):
             level, created = RegionLevel.objects.get_or_create(
                 key=spec["key"],
@@ -182,7 +205,7 @@ class RegionImporter(ProfileImporter):
         if idx is None or is_missing(_cell(cells, idx)):
             return None
         try:
-            return parse_decimal(_cell(cells, idx), self.options.get("decimal")).quantize(Decimal("0.01"))
+            return parse_decimal(_cell(cells, idx), self.decimal).quantize(Decimal("0.01"))
         except CellError as e:
             self.errors.add(line, str(e), column)
             return None
@@ -234,9 +257,7 @@ class RegionImporter(ProfileImporter):
                         f"Ebene passt nicht: {code} ({row['level'].name}) kann nicht unter {parent} ({parent_level.name}) liegen",
                     )
             if allowed is not None:
-                target = code if code in existing else parent
-                if target and target not in allowed:
-                    self.errors.add(row["line"], f"{code}: keine Berechtigung für diesen Raum")
+                self._check_permission(code, row, found, existing, allowed)
         self._check_cycles(found, existing)
         self.reject_if_errors()
 
@@ -244,8 +265,7 @@ class RegionImporter(ProfileImporter):
         now = timezone.now()
         by_rank = sorted(found.items(), key=lambda kv: kv[1]["level"].rank)
         ids = {code: r.pk for code, r in existing.items()}
-        to_update = []
-        new_objs = []
+        to_update, moved = [], []
         for rank in sorted({row["level"].rank for _, row in by_rank}):
             batch = []
             for code, row in by_rank:
@@ -261,6 +281,8 @@ class RegionImporter(ProfileImporter):
                     batch.append(region)
                     continue
                 changed = False
+                if region.parent_id != parent_id:
+                    moved.append(region.pk)
                 for attr, value in (("name", row["name"]), ("level_id", row["level"].pk), ("parent_id", parent_id)):
                     if getattr(region, attr) != value:
                         setattr(region, attr, value)
@@ -276,7 +298,6 @@ class RegionImporter(ProfileImporter):
             Region.objects.bulk_create(batch, batch_size=2000)
             for r in batch:
                 ids[r.code] = r.pk
-            new_objs.extend(batch)
             created += len(batch)
         if to_update:
             Region.objects.bulk_update(
@@ -284,18 +305,40 @@ class RegionImporter(ProfileImporter):
             )
             updated = len(to_update)
         rebuild_paths()
+        rollups = {}
+        if moved:
+            rollups = recompute_rollups_below(Region.objects.filter(pk__in=moved).values_list("path", flat=True))
         if created or updated:
             transaction.on_commit(lambda: regions_changed.send(sender=Region))
-        return {"created": created, "updated": updated, "unchanged": unchanged, "total": len(found)}
+        return {"created": created, "updated": updated, "unchanged": unchanged, "total": len(found), "moved": len(moved),
+                **rollups}
+
+    def _check_permission(self, code, row, found, existing, allowed):
+        """An existing region must be the user's to change; a region's (new)
+        position must lie in the user's subtree: its nearest ancestor that already
+        exists must be changeable, and new top-level regions need an unrestricted
+        planner."""
+        if code in existing and code not in allowed:
+            self.errors.add(row["line"], f"{code}: keine Berechtigung für diesen Raum")
+            return
+        anchor, seen = row["parent"], set()
+        while anchor and anchor not in existing and anchor in found and anchor not in seen:
+            seen.add(anchor)
+            anchor = found[anchor]["parent"]
+        if not anchor:
+            if not is_unscoped(self.user, Role.PLANNER):
+                self.errors.add(row["line"], f"{code}: oberste Räume darf nur die Planung ohne Raumbeschränkung anlegen")
+        elif anchor not in allowed:
+            self.errors.add(row["line"], f"{code}: keine Berechtigung für den übergeordneten Raum {anchor}")
 
     def _check_cycles(self, found, existing):
+        code_of = {r.pk: c for c, r in existing.items()}
+
         def parent_of(code):
             if code in found:
                 return found[code]["parent"] or None
             region = existing.get(code)
-            if region is None or region.parent_id is None:
-                return None
-            return next((c for c, r in existing.items() if r.pk == region.parent_id), None)
+            return code_of.get(region.parent_id) if region is not None else None
 
         for code, row in found.items():
             seen = {code}
@@ -459,6 +502,10 @@ class IndicatorValueImporter(ProfileImporter):
                 self._check_duplicates(cur)
                 self.reject_if_errors()
                 result = self._upsert(cur)
+                if result["created"] + result["updated"] > 10_000:
+                    # Fresh statistics so the roll-up queries are planned for the new size
+                    # (autovacuum may have recorded the table as empty mid-import).
+                    cur.execute(f"ANALYZE {IndicatorValue._meta.db_table}")
                 cur.execute("SELECT DISTINCT indicator_id, period FROM tmp_indicator_import")
                 pairs = cur.fetchall()
                 cur.execute("DROP TABLE tmp_indicator_import")
@@ -575,7 +622,7 @@ class IndicatorValueImporter(ProfileImporter):
         pending = 0
         values = missing = 0
         periods_cache: dict[str, str] = {}
-        decimal = self.options.get("decimal")
+        decimal = getattr(self, "decimal", self.options.get("decimal"))
         for line, code, ind_text, period_text, value_text in rows:
             region_id = regions.get(code)
             if region_id is None:
@@ -652,7 +699,8 @@ class IndicatorValueImporter(ProfileImporter):
                 SELECT indicator_id, region_id, period, value, false, %(run)s, now(), now(), %(user)s, %(user)s
                 FROM tmp_indicator_import
                 ON CONFLICT (indicator_id, region_id, period) DO UPDATE
-                    SET value = EXCLUDED.value, is_rollup = false, import_run_id = EXCLUDED.import_run_id,
+                    SET value = EXCLUDED.value, is_rollup = false, rollup_weight = NULL,
+                        import_run_id = EXCLUDED.import_run_id,
                         updated_at = now(), updated_by_id = EXCLUDED.updated_by_id
                     WHERE {IndicatorValue._meta.db_table}.value IS DISTINCT FROM EXCLUDED.value
                        OR {IndicatorValue._meta.db_table}.is_rollup

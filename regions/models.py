@@ -25,8 +25,7 @@ class RegionLevelQuerySet(ScopedQuerySet):
             return self
         return self.none()
 
-    @classmethod
-    def can_add(cls, user):
+    def can_add(self, user):
         return access.is_unscoped(user, Role.PLANNER)
 
 
@@ -63,8 +62,7 @@ class RegionQuerySet(ScopedQuerySet):
             q = access.changeable_regions_q(user)
         return self if q is None else self.filter(q)
 
-    @classmethod
-    def can_add(cls, user):
+    def can_add(self, user):
         return has_role(user, Role.PLANNER)
 
     def subtree(self, region, include_self=True):
@@ -170,7 +168,7 @@ class Region(TimeStampedModel):
         errors = {}
         if self.parent_id is not None:
             parent = self.parent
-            if self.pk is not None and (parent.pk == self.pk or parent.path.startswith(self.path)):
+            if not self._state.adding and (parent.pk == self.pk or (self.path and parent.path.startswith(self.path))):
                 errors["parent"] = _("Zyklus: %(parent)s liegt unterhalb von %(region)s.") % {
                     "parent": parent, "region": self,
                 }
@@ -178,7 +176,7 @@ class Region(TimeStampedModel):
                 errors["level"] = _(
                     "Ebene passt nicht: %(level)s muss unterhalb der Ebene des übergeordneten Raums (%(plevel)s) liegen."
                 ) % {"level": self.level, "plevel": parent.level}
-        if self.pk is not None and self.level_id is not None:
+        if not self._state.adding and self.level_id is not None:
             child_min = (
                 Region.objects.filter(parent_id=self.pk).aggregate(m=models.Min("level__rank"))["m"]
             )
@@ -211,6 +209,10 @@ class Region(TimeStampedModel):
                             [new_path, new_depth, self.pk],
                         )
                 self.path, self.depth = new_path, new_depth
+                if old_path:  # moved: the roll-ups of old and new ancestors change
+                    from .services import recompute_rollups_below
+
+                    recompute_rollups_below([new_path])
 
     def set_boundary(self, geometry: dict):
         """Validate (and repair) a GeoJSON geometry and derive area, centroid and bbox."""
@@ -259,8 +261,7 @@ class RoleAssignmentQuerySet(ScopedQuerySet):
             return self.filter(user=user)
         return self.none()
 
-    @classmethod
-    def can_add(cls, user):
+    def can_add(self, user):
         return access.is_unscoped(user, Role.PLANNER)
 
 
@@ -308,8 +309,7 @@ class IndicatorQuerySet(ScopedQuerySet):
             return self
         return self.none()
 
-    @classmethod
-    def can_add(cls, user):
+    def can_add(self, user):
         return access.is_unscoped(user, Role.PLANNER)
 
 
@@ -361,8 +361,7 @@ class IndicatorValueQuerySet(ScopedQuerySet):
             q = access.changeable_regions_q(user, prefix="region__")
         return self if q is None else self.filter(q)
 
-    @classmethod
-    def can_add(cls, user):
+    def can_add(self, user):
         return has_role(user, Role.PLANNER)
 
 
@@ -372,8 +371,15 @@ class IndicatorValueQuerySet(ScopedQuerySet):
     pghistory.UpdateEvent(), pghistory.DeleteEvent(), fields=["indicator", "region", "period", "value", "is_rollup"]
 )
 class IndicatorValue(TimeStampedModel):
-    indicator = models.ForeignKey(Indicator, verbose_name=_("Indikator"), on_delete=models.CASCADE, related_name="values")
-    region = models.ForeignKey(Region, verbose_name=_("Raum"), on_delete=models.CASCADE, related_name="indicator_values")
+    # No single-column FK indexes: the unique (indicator, region, period) and the
+    # (region, indicator, period) indexes serve those lookups; fewer indexes make
+    # bulk imports faster.
+    indicator = models.ForeignKey(
+        Indicator, verbose_name=_("Indikator"), on_delete=models.CASCADE, related_name="values", db_index=False
+    )
+    region = models.ForeignKey(
+        Region, verbose_name=_("Raum"), on_delete=models.CASCADE, related_name="indicator_values", db_index=False
+    )
     period = models.CharField(
         _("Zeitraum"), max_length=10, help_text=_("Jahr (2022), Monat (2022-06) oder Stichtag (2022-06-30).")
     )
@@ -381,9 +387,12 @@ class IndicatorValue(TimeStampedModel):
     is_rollup = models.BooleanField(
         _("aggregiert"), default=False, help_text=_("Aus den untergeordneten Räumen berechnet.")
     )
+    # For a rolled-up weighted mean: the weight behind it (the sum of the weights
+    # of the children that had a value), so the next level up weights it right.
+    rollup_weight = models.DecimalField(max_digits=24, decimal_places=6, null=True, blank=True, editable=False)
     import_run = models.ForeignKey(
         "core.ImportRun", verbose_name=_("Importlauf"), null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+",
+        related_name="+", db_index=False,
     )
 
     objects = IndicatorValueQuerySet.as_manager()

@@ -3,9 +3,11 @@
 Counts (``sum``) add up only when every child region has a value (a missing
 child is never counted as zero). Shares (``weighted_mean``) are averaged over
 the children that have both a value and a weight (e.g. residents) in the same
-period. A value measured at a parent level is kept; roll-ups never overwrite it.
-Levels are processed bottom-up, sums before means, so that a mean one level up
-uses the rolled-up weights below it.
+period; a rolled-up mean carries the weight actually behind it
+(``rollup_weight``: the weights of the children with a value), so a mean two
+levels up equals the weighted mean over the lowest level's values. A value
+measured at a parent level is kept; roll-ups never overwrite it. Levels are
+processed bottom-up, sums before means.
 """
 
 from django.db import connection
@@ -21,12 +23,13 @@ def _upsert_sql(agg_sql: str) -> str:
     return f"""
         WITH agg AS ({agg_sql}),
         ins AS (
-            INSERT INTO {IV} (indicator_id, region_id, period, value, is_rollup,
+            INSERT INTO {IV} (indicator_id, region_id, period, value, rollup_weight, is_rollup,
                               created_at, updated_at)
-            SELECT %(ind)s, region_id, period, value, true, now(), now() FROM agg
+            SELECT %(ind)s, region_id, period, value, weight, true, now(), now() FROM agg
             ON CONFLICT (indicator_id, region_id, period) DO UPDATE
-                SET value = EXCLUDED.value, updated_at = now()
-                WHERE {IV}.is_rollup AND {IV}.value IS DISTINCT FROM EXCLUDED.value
+                SET value = EXCLUDED.value, rollup_weight = EXCLUDED.rollup_weight, updated_at = now()
+                WHERE {IV}.is_rollup AND ({IV}.value IS DISTINCT FROM EXCLUDED.value
+                                          OR {IV}.rollup_weight IS DISTINCT FROM EXCLUDED.rollup_weight)
             RETURNING 1
         ),
         del AS (
@@ -42,7 +45,7 @@ def _upsert_sql(agg_sql: str) -> str:
 
 SUM_SQL = _upsert_sql(
     f"""
-    SELECT p.id AS region_id, v.period, SUM(v.value) AS value
+    SELECT p.id AS region_id, v.period, SUM(v.value) AS value, NULL::numeric AS weight
     FROM {REG} p
     JOIN {REG} c ON c.parent_id = p.id
     JOIN {IV} v ON v.region_id = c.id AND v.indicator_id = %(ind)s AND v.period = ANY(%(periods)s)
@@ -52,16 +55,24 @@ SUM_SQL = _upsert_sql(
     """
 )
 
+# A child's weight: the weight behind its rolled-up mean, else its weight
+# indicator value (a measured value stands for the whole child).
 MEAN_SQL = _upsert_sql(
     f"""
-    SELECT p.id AS region_id, v.period, ROUND(SUM(v.value * w.value) / SUM(w.value), 6) AS value
-    FROM {REG} p
-    JOIN {REG} c ON c.parent_id = p.id
-    JOIN {IV} v ON v.region_id = c.id AND v.indicator_id = %(ind)s AND v.period = ANY(%(periods)s)
-    JOIN {IV} w ON w.region_id = c.id AND w.indicator_id = %(weight)s AND w.period = v.period
-    WHERE p.depth = %(depth)s
-    GROUP BY p.id, v.period
-    HAVING SUM(w.value) > 0
+    SELECT region_id, period,
+           ROUND(SUM(value * weight) / SUM(weight), 6) AS value, SUM(weight) AS weight
+    FROM (
+        SELECT p.id AS region_id, v.period, v.value,
+               CASE WHEN v.is_rollup THEN v.rollup_weight ELSE w.value END AS weight
+        FROM {REG} p
+        JOIN {REG} c ON c.parent_id = p.id
+        JOIN {IV} v ON v.region_id = c.id AND v.indicator_id = %(ind)s AND v.period = ANY(%(periods)s)
+        LEFT JOIN {IV} w ON w.region_id = c.id AND w.indicator_id = %(weight)s AND w.period = v.period
+        WHERE p.depth = %(depth)s
+    ) children
+    WHERE weight IS NOT NULL
+    GROUP BY region_id, period
+    HAVING SUM(weight) > 0
     """
 )
 

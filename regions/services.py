@@ -1,8 +1,10 @@
 """Workflows on regions and indicators that span several objects (atomic)."""
 
 from django.db import transaction
+from django.db.models import Q
 
-from .models import Indicator
+from .models import Indicator, IndicatorValue
+from .signals import indicator_values_changed
 
 
 class CatalogueError(ValueError):
@@ -55,3 +57,40 @@ def upsert_indicators(definitions: list[dict], user=None) -> dict:
     if errors:
         raise CatalogueError("; ".join(errors))
     return {"created": created, "updated": updated, "unchanged": unchanged}
+
+
+def _recompute_and_signal(indicator_ids, periods) -> dict:
+    from . import rollup
+
+    indicator_ids, periods = sorted(set(indicator_ids)), sorted(set(periods))
+    if not indicator_ids:
+        return {"rollups_written": 0, "rollups_removed": 0}
+    result = rollup.recompute(indicator_ids, periods)
+    transaction.on_commit(
+        lambda: indicator_values_changed.send(
+            sender=IndicatorValue, indicator_ids=indicator_ids, periods=periods, region_ids=None
+        )
+    )
+    return result
+
+
+@transaction.atomic
+def recompute_rollups_below(paths) -> dict:
+    """After regions moved: recompute the roll-ups of every indicator and period
+    with values in these subtrees (old and new ancestors alike)."""
+    q = Q()
+    for p in paths:
+        q |= Q(region__path__startswith=p)
+    if not q:
+        return {"rollups_written": 0, "rollups_removed": 0}
+    pairs = set(IndicatorValue.objects.filter(q, is_rollup=False).values_list("indicator_id", "period").distinct())
+    return _recompute_and_signal([i for i, _ in pairs], [p for _, p in pairs])
+
+
+@transaction.atomic
+def delete_values(values) -> int:
+    """Delete indicator values and bring the roll-ups above them up to date."""
+    pairs = set(values.values_list("indicator_id", "period").distinct())
+    deleted, _ = values.delete()
+    _recompute_and_signal([i for i, _ in pairs], [p for _, p in pairs])
+    return deleted

@@ -11,5 +11,3 @@ router.register("regions", RegionViewSet, basename="region")
 router.register("indicators", IndicatorViewSet, basename="indicator")
 router.register("indicator-values", IndicatorValueViewSet, basename="indicator-value")
 router.register("imports", ImportRunViewSet, basename="import-run")
-
-extra_urls = []

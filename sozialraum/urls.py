@@ -9,8 +9,8 @@ urlpatterns = [
     path("health/", health.health, name="health"),
     path("", include("core.urls")),
     path("raeume/", include("regions.urls")),
-    path("api/v1/", include(api.router.urls)),
-    path("api/v1/", include(api.extra_urls)),
+    # Namespaced so that API route names (region-list, …) never shadow the pages'.
+    path("api/v1/", include((api.router.urls, "api"))),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

@@ -1,6 +1,13 @@
-from rest_framework import viewsets
+from django.db.models import ProtectedError, RestrictedError
+from rest_framework import status, viewsets
+from rest_framework.exceptions import APIException
 
 from core.access import Action
+
+
+class InUse(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "in_use"
 
 
 class ScopedViewSetMixin:
@@ -17,6 +24,15 @@ class ScopedViewSetMixin:
 
     def perform_update(self, serializer):
         serializer.save(updated_by=self.request.user)
+
+    def perform_destroy(self, instance):
+        try:
+            instance.delete()
+        except (ProtectedError, RestrictedError) as e:
+            used_by = sorted({f"{o._meta.verbose_name}: {o}" for o in list(e.args[1])[:5]})
+            raise InUse(
+                f"{instance} wird noch verwendet und kann nicht gelöscht werden ({'; '.join(used_by)})."
+            ) from e
 
 
 class ScopedModelViewSet(ScopedViewSetMixin, viewsets.ModelViewSet):

@@ -91,8 +91,6 @@ class Importer:
 def execute(run: ImportRun, source=None) -> ImportRun:
     """Run an import described by ``run`` (its file, or ``source``) and record
     the outcome on ``run``. Atomic; a dry run rolls back."""
-    importer_class = registry.get(run.kind)
-    importer = importer_class(user=run.created_by, options=run.options, import_run=run)
     if source is None:
         source = run.file.path
     run.status = ImportRun.Status.RUNNING
@@ -102,6 +100,7 @@ def execute(run: ImportRun, source=None) -> ImportRun:
     try:
         # The history of everything the import writes names the run and its author.
         with pghistory.context(user=run.created_by_id, import_run=run.pk), transaction.atomic():
+            importer = registry.get(run.kind)(user=run.created_by, options=run.options, import_run=run)
             summary = importer.run(source)
             if run.dry_run:
                 raise _DryRunRollback()
@@ -111,6 +110,10 @@ def execute(run: ImportRun, source=None) -> ImportRun:
         run.status = ImportRun.Status.FAILED
         run.errors = [e.as_dict() for e in rejected.errors.items]
         run.error_count = rejected.errors.total
+    except (KeyError, ValueError) as exc:  # unknown kind or profile, bad options
+        run.status = ImportRun.Status.FAILED
+        run.errors = [RowError(None, str(exc).strip("'\"")).as_dict()]
+        run.error_count = 1
     except Exception as exc:  # an unexpected failure still ends the run visibly
         log.exception("import %s failed", run.pk)
         run.status = ImportRun.Status.FAILED

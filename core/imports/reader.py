@@ -7,6 +7,7 @@ file of any size is read in bounded memory.
 
 import codecs
 import csv
+import datetime
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -93,7 +94,9 @@ def open_table(path, *, delimiter: str | None = None, encoding: str | None = Non
 def _open_xlsx(path: Path, sheet: str | None) -> Table:
     from openpyxl import load_workbook
 
-    wb = load_workbook(path, read_only=True, data_only=True)
+    # A file object: openpyxl refuses paths not ending in .xlsx (uploads may lack it).
+    handle = open(path, "rb")
+    wb = load_workbook(handle, read_only=True, data_only=True)
     ws = wb[sheet] if sheet else wb.worksheets[0]
     it = ws.iter_rows(values_only=True)
 
@@ -102,6 +105,10 @@ def _open_xlsx(path: Path, sheet: str | None) -> Table:
             return ""
         if isinstance(v, float) and v.is_integer():
             return str(int(v))
+        if isinstance(v, datetime.datetime):  # a date cell: Excel stores dates as datetimes
+            return v.date().isoformat() if v.time() == datetime.time(0) else v.isoformat(sep=" ")
+        if isinstance(v, datetime.date):
+            return v.isoformat()
         return str(v)
 
     try:
@@ -116,9 +123,13 @@ def _open_xlsx(path: Path, sheet: str | None) -> Table:
                 if any(c.strip() for c in cells):
                     yield n, cells
         finally:
-            wb.close()
+            close()
 
-    return Table(header=header, rows=rows(), encoding="xlsx", delimiter=None, _close=wb.close)
+    def close():
+        wb.close()
+        handle.close()
+
+    return Table(header=header, rows=rows(), encoding="xlsx", delimiter=None, _close=close)
 
 
 def open_text_table(text: str, *, delimiter: str | None = None) -> Table:

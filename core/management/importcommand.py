@@ -21,7 +21,7 @@ class ImportCommand(BaseCommand):
         parser.add_argument("--profile", help="Profil eines bekannten Dateiformats, z. B. berlin-lor")
         parser.add_argument(
             "--option", "-o", action="append", default=[], metavar="KEY=VALUE",
-            help="Option (VALUE als JSON, sonst Text), z. B. -o period=2022-06-30 -o 'ignore_columns=[\"Name\"]'",
+            help="Option (VALUE als Text; Listen/Objekte als JSON), z. B. -o period=2022-06-30 -o 'ignore_columns=[\"Name\"]'",
         )
         parser.add_argument("--options-json", help="alle Optionen als JSON-Objekt")
         parser.add_argument("--dry-run", action="store_true", help="nur prüfen und zeigen, was sich ändern würde")
@@ -34,9 +34,14 @@ class ImportCommand(BaseCommand):
             key, sep, value = item.partition("=")
             if not sep:
                 raise CommandError(f"--option {item!r}: erwartet KEY=VALUE")
-            try:
-                options[key] = json.loads(value)
-            except json.JSONDecodeError:
+            # JSON for lists, objects and quoted strings; anything else is text
+            # (so "-o period=2022" stays the text "2022").
+            if value[:1] in "[{\"" and value:
+                try:
+                    options[key] = json.loads(value)
+                except json.JSONDecodeError as e:
+                    raise CommandError(f"--option {key}: kein gültiges JSON ({e})") from e
+            else:
                 options[key] = value
         if opts.get("profile"):
             options["profile"] = opts["profile"]

@@ -14,6 +14,21 @@ class RegionLevelSerializer(serializers.ModelSerializer):
         model = RegionLevel
         fields = ["id", "key", "name", "name_plural", "rank"]
 
+    def validate_rank(self, rank):
+        """A new rank must keep every region of this level below its parent's level
+        and above its children's levels."""
+        level = self.instance
+        if level is None or rank == level.rank:
+            return rank
+        regions = Region.objects.filter(level=level)
+        if regions.filter(parent__level__rank__gte=rank).exists() or Region.objects.filter(
+            parent__level=level, level__rank__lte=rank
+        ).exists():
+            raise serializers.ValidationError(
+                _("Mit diesem Rang lägen Räume dieser Ebene nicht mehr zwischen ihren über- und untergeordneten Räumen.")
+            )
+        return rank
+
 
 class RegionSerializer(serializers.ModelSerializer):
     level = serializers.SlugRelatedField(slug_field="key", queryset=RegionLevel.objects.all())

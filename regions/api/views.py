@@ -9,6 +9,7 @@ from core.imports.base import import_now
 
 from ..filtersets import IndicatorFilterSet, IndicatorValueFilterSet, RegionFilterSet, RegionLevelFilterSet
 from ..models import Indicator, IndicatorValue, Region, RegionLevel
+from ..services import delete_values
 from .renderers import GeoJSONRenderer
 from .serializers import (
     IndicatorSerializer,
@@ -43,34 +44,48 @@ class RegionViewSet(ScopedModelViewSet):
 
     def get_queryset(self):
         qs = super().get_queryset().select_related("level", "parent")
-        if getattr(self.request, "accepted_renderer", None) and self.request.accepted_renderer.format == "geojson":
+        if self._geojson():
             return qs
         return qs.defer("boundary")
 
+    def _geojson(self) -> bool:
+        renderer = getattr(self.request, "accepted_renderer", None)
+        return renderer is not None and renderer.format == "geojson"
+
+    @staticmethod
+    def feature(r) -> dict:
+        return {
+            "type": "Feature",
+            "id": r.code,
+            "geometry": r.boundary,
+            "properties": {
+                "code": r.code, "name": r.name, "level": r.level.key,
+                "parent": r.parent.code if r.parent_id else None,
+                "area_m2": str(r.area_m2) if r.area_m2 is not None else None,
+            },
+        }
+
+    def collection(self, regions) -> Response:
+        """RFC 7946 FeatureCollection (WGS84, no ``crs`` member) of regions with a boundary."""
+        return Response({"type": "FeatureCollection", "features": [self.feature(r) for r in regions if r.boundary]})
+
     def list(self, request, *args, **kwargs):
-        if request.accepted_renderer.format != "geojson":
+        if not self._geojson():
             return super().list(request, *args, **kwargs)
-        qs = self.filter_queryset(self.get_queryset()).exclude(boundary=None)
-        features = [
-            {
-                "type": "Feature",
-                "id": r.code,
-                "geometry": r.boundary,
-                "properties": {
-                    "code": r.code, "name": r.name, "level": r.level.key,
-                    "parent": r.parent.code if r.parent_id else None,
-                    "area_m2": str(r.area_m2) if r.area_m2 is not None else None,
-                },
-            }
-            for r in qs
-        ]
-        return Response({"type": "FeatureCollection", "features": features})
+        return self.collection(self.filter_queryset(self.get_queryset()).exclude(boundary=None))
+
+    def retrieve(self, request, *args, **kwargs):
+        if not self._geojson():
+            return super().retrieve(request, *args, **kwargs)
+        return Response(self.feature(self.get_object()))
 
     @extend_schema(responses=RegionSerializer(many=True))
     @action(detail=True, methods=["get"])
     def ancestors(self, request, code=None):
         region = self.get_object()
         qs = self.get_queryset().filter(pk__in=region.ancestor_ids).order_by("depth")
+        if self._geojson():
+            return self.collection(qs)
         return Response(self.get_serializer(qs, many=True).data)
 
     @extend_schema(
@@ -85,6 +100,8 @@ class RegionViewSet(ScopedModelViewSet):
         except (KeyError, ValueError):
             return Response({"detail": "lon und lat (Dezimalgrad, WGS84) angeben."}, status=status.HTTP_400_BAD_REQUEST)
         qs = self.get_queryset().filter(pk__in=Region.objects.containing_point(lon, lat).values("pk")).order_by("-depth")
+        if self._geojson():
+            return self.collection(qs)
         return Response(self.get_serializer(qs, many=True).data)
 
 
@@ -124,6 +141,9 @@ class IndicatorValueViewSet(ScopedModelViewSet):
 
     def get_queryset(self):
         return super().get_queryset().select_related("indicator", "region")
+
+    def perform_destroy(self, instance):
+        delete_values(IndicatorValue.objects.filter(pk=instance.pk))
 
     def create(self, request, *args, **kwargs):
         return Response(

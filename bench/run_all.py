@@ -1,0 +1,132 @@
+"""Run every benchmark: ``python3 dev.py bench`` or ``.venv/bin/python bench/run_all.py``.
+
+1. prepares the bench database ``sozialraum_bench`` (never the development
+   data; see bench/common.py): migrate, then empty it;
+2. bench/gen.py: writes the region tree and the indicator values file to
+   bench/out/ and imports the regions through the real importer;
+3. bench/import_values.py: import of the values file, re-import, plain COPY;
+4. bench/subtree.py: tree queries and a subtree move.
+
+Results: printed tables and bench/out/results.json.
+
+Options: ``--quick`` (small smoke size, seconds), ``--runs N`` (repetitions for
+medians), ``--drop`` (drop the bench database afterwards).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small smoke size (400 regions, 7,000 values)")
+    ap.add_argument("--runs", type=int, default=15, help="repetitions for the query medians (default 15)")
+    ap.add_argument(
+        "--tracemalloc",
+        choices=["separate", "inline", "off"],
+        default="separate",
+        help="measure the tracemalloc peak in an extra run (default), in the timed runs, or not at all",
+    )
+    ap.add_argument("--no-scale-check", action="store_true", help="skip the 10 %% import used to compare memory")
+    ap.add_argument(
+        "--keep-autovacuum",
+        action="store_true",
+        help="leave autovacuum on for the values table during the imports (timing-dependent figures)",
+    )
+    ap.add_argument("--drop", action="store_true", help="drop the bench database at the end")
+    ap.add_argument(
+        "--allow-any-database",
+        action="store_true",
+        help="run even if the database name does not contain 'bench' (it is emptied!)",
+    )
+    args = ap.parse_args(argv)
+
+    where = common.configure()
+    common.setup_django(allow_any_database=args.allow_any_database)
+    import gen
+    import import_values
+    import subtree
+    from django.db import connection
+
+    size = gen.QUICK if args.quick else gen.FULL
+    started = time.perf_counter()
+    print(f"database: {where}", flush=True)
+    with connection.cursor() as cur:
+        cur.execute("SHOW server_version")
+        server_version = cur.fetchone()[0]
+
+    # fresh results file for this run
+    common.OUT.mkdir(parents=True, exist_ok=True)
+    common.RESULTS.unlink(missing_ok=True)
+    common.save_results(
+        "meta",
+        {
+            "size": size.name,
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "database": where,
+            "postgres": server_version,
+            "python": platform.python_version(),
+            "machine": f"{platform.system()} {platform.machine()}, {_cpus()} CPUs",
+        },
+    )
+
+    print("migrating and emptying the bench database …", flush=True)
+    with common.Timer() as t:
+        common.migrate_and_flush()
+    print(f"  {common.fmt_s(t.seconds)}", flush=True)
+
+    print(f"generating {size.regions:,} regions and {size.values:,} values …", flush=True)
+    info = gen.write_files(size)
+    info.update(gen.load_database(size))
+    common.save_results("data", info)
+    common.print_table(
+        "Data",
+        [
+            ("regions (per level)", f"{info['regions']:,} ({' → '.join(f'{c:,}' for c in info['level_counts'])})"),
+            ("region import (RegionImporter)", common.fmt_s(info["region_import_seconds"])),
+            ("values file", f"{info['values']:,} values, {info['values_csv_bytes'] / 1e6:.1f} MB"),
+            ("values file written in", common.fmt_s(info["write_values_seconds"])),
+        ],
+    )
+
+    imp = import_values.run(
+        size,
+        tracemalloc_mode=args.tracemalloc,
+        scale_check=not args.no_scale_check,
+        keep_autovacuum=args.keep_autovacuum,
+    )
+    tree = subtree.run(size, runs=args.runs)
+
+    elapsed = time.perf_counter() - started
+    ok = imp["import"]["ok"] and imp["reimport"]["idempotent"] and tree["one_query_each"] and tree["move"]["consistent"]
+    results = common.load_results()
+    results["meta"]["elapsed_seconds"] = round(elapsed, 1)
+    results["meta"]["checks_passed"] = ok
+    common.save_results("meta", results["meta"])
+    print(f"\nall checks passed: {ok}; total {common.fmt_s(elapsed)}; results in {common.RESULTS.relative_to(common.ROOT)}")
+    if args.drop:
+        common.drop_bench_database()
+        print(f"dropped the database {common.BENCH_DB}")
+    return 0 if ok else 1
+
+
+def _cpus() -> int:
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
