@@ -57,12 +57,14 @@ class Role(models.TextChoices):
 
 
 _role_provider = None
+_unscoped_provider = None
 
 
-def set_role_provider(func) -> None:
-    """``func(user, role) -> bool``: whether ``user`` holds ``role`` anywhere."""
-    global _role_provider
-    _role_provider = func
+def set_role_provider(func, unscoped_func) -> None:
+    """``func(user, role) -> bool``: whether ``user`` holds ``role`` anywhere;
+    ``unscoped_func(user, role) -> bool``: whether everywhere (no subtree limit)."""
+    global _role_provider, _unscoped_provider
+    _role_provider, _unscoped_provider = func, unscoped_func
 
 
 def has_role(user, role: str) -> bool:
@@ -73,3 +75,12 @@ def has_role(user, role: str) -> bool:
     if _role_provider is None:  # pragma: no cover - regions is always installed
         raise RuntimeError("no role provider registered")
     return _role_provider(user, role)
+
+
+def has_unscoped_role(user, role: str) -> bool:
+    """Holds ``role`` without a region limit."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return _unscoped_provider(user, role)

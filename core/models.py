@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .access import Action, Role, ScopedQuerySet, has_role
+from .access import Action, Role, ScopedQuerySet, has_role, has_unscoped_role
 
 
 class TimeStampedModel(models.Model):
@@ -45,8 +45,9 @@ class TimeStampedModel(models.Model):
 
 class ImportRunQuerySet(ScopedQuerySet):
     def user_scope(self, user, action):
-        # Import runs are their author's; planners see all of them.
-        if action == Action.VIEW and has_role(user, Role.PLANNER):
+        # Import runs are their author's; planners without a region limit see all
+        # of them (a run's errors may name regions outside a limited scope).
+        if action == Action.VIEW and has_unscoped_role(user, Role.PLANNER):
             return self
         return self.filter(created_by=user)
 

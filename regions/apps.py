@@ -12,7 +12,7 @@ class RegionsConfig(AppConfig):
 
         from . import access, importers
 
-        set_role_provider(access.has_role)
+        set_role_provider(access.has_role, access.is_unscoped)
         register(importers.RegionImporter)
         register(importers.BoundaryImporter)
         register(importers.IndicatorValueImporter)

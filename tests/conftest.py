@@ -109,3 +109,33 @@ def personas(planner, region_lead, viewer, provider_editor_a, provider_editor_b)
         "provider_editor_b": provider_editor_b,
         "anonymous": None,
     }
+
+
+# --- more personas and helpers (tests/regions, tests/core) ------------------------
+
+
+@pytest.fixture
+def superuser(db):
+    return UserFactory(username="admin", is_superuser=True, is_staff=True)
+
+
+@pytest.fixture
+def inactive_planner(db):
+    """An unscoped planner whose account was deactivated: sees nothing."""
+    user = UserFactory(username="planner_inactive", is_active=False)
+    RoleAssignmentFactory(user=user, role=Role.PLANNER, region=None)
+    return user
+
+
+@pytest.fixture
+def eager_celery(settings):
+    """Force Celery tasks to run in-process (also when REDIS_URL is set): the Django
+    setting and the already configured app; restored afterwards."""
+    from sozialraum.celery import app
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    before = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield app
+    app.conf.task_always_eager, app.conf.task_eager_propagates = before

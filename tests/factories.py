@@ -4,6 +4,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from core.access import Role
+from core.models import ImportRun
 from regions.models import Indicator, IndicatorValue, Region, RegionLevel, RoleAssignment
 
 
@@ -14,7 +15,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.org")
-    password = factory.PostGenerationMethodCall("set_password", "geheim-und-lang-123")
+    password = factory.django.Password("geheim-und-lang-123")
 
 
 class RegionLevelFactory(factory.django.DjangoModelFactory):
@@ -65,3 +66,14 @@ class RoleAssignmentFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
     role = Role.VIEWER
     region = None
+
+
+class ImportRunFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ImportRun
+
+    kind = "indicator_values"
+    status = ImportRun.Status.SUCCEEDED
+    original_name = factory.Sequence(lambda n: f"datei{n}.csv")
+    created_by = None
+    updated_by = factory.SelfAttribute("created_by")

@@ -2,7 +2,6 @@
 and the API: ``core.imports.base.import_now``)."""
 
 import json
-import sys
 
 import pghistory
 from django.contrib.auth import get_user_model
@@ -62,11 +61,11 @@ class ImportCommand(BaseCommand):
             summary = {k: v for k, v in run.summary.items() if not isinstance(v, list) or len(v) < 20}
             out.write(prefix + ", ".join(f"{k}={v}" for k, v in summary.items()))
         else:
-            err = sys.stderr
+            err = self.stderr
             for e in run.errors:
                 where = f"Zeile {e['line']}" if e.get("line") is not None else "Datei"
                 if e.get("column"):
                     where += f", Spalte {e['column']}"
-                err.write(f"{where}: {e['message']}\n")
+                err.write(f"{where}: {e['message']}")
             if run.error_count > len(run.errors):
-                err.write(f"… und {run.error_count - len(run.errors)} weitere Fehler\n")
+                err.write(f"… und {run.error_count - len(run.errors)} weitere Fehler")
