@@ -19,7 +19,10 @@ PERIOD_REGEX = r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$"
 # --- Levels -------------------------------------------------------------------
 
 
-class RegionLevelQuerySet(ScopedQuerySet):
+class CatalogueQuerySet(ScopedQuerySet):
+    """City-wide definitions (levels, indicators): everyone signed in reads them;
+    planners without a region limit change them."""
+
     def user_scope(self, user, action):
         if action == Action.VIEW or access.is_unscoped(user, Role.PLANNER):
             return self
@@ -40,7 +43,7 @@ class RegionLevel(TimeStampedModel):
         _("Rang"), unique=True, help_text=_("0 = oberste Ebene; jede tiefere Ebene hat einen höheren Rang.")
     )
 
-    objects = RegionLevelQuerySet.as_manager()
+    objects = CatalogueQuerySet.as_manager()
 
     class Meta:
         ordering = ["rank"]
@@ -303,16 +306,6 @@ class RoleAssignment(TimeStampedModel):
 # --- Indicators -----------------------------------------------------------------
 
 
-class IndicatorQuerySet(ScopedQuerySet):
-    def user_scope(self, user, action):
-        if action == Action.VIEW or access.is_unscoped(user, Role.PLANNER):
-            return self
-        return self.none()
-
-    def can_add(self, user):
-        return access.is_unscoped(user, Role.PLANNER)
-
-
 @audited()
 class Indicator(TimeStampedModel):
     """A figure kept per region and period (count, share, rate, index)."""
@@ -331,7 +324,7 @@ class Indicator(TimeStampedModel):
     )
     decimals = models.PositiveSmallIntegerField(_("Nachkommastellen"), default=2)
 
-    objects = IndicatorQuerySet.as_manager()
+    objects = CatalogueQuerySet.as_manager()
 
     class Meta:
         ordering = ["key"]

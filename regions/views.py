@@ -223,5 +223,6 @@ class IndicatorDetailView(ScopedDetailView):
             period_label=format_period(period) if period else "",
             value_rows=rows,
             has_rollups=any(r["rollup"] for r in rows),
+            history=history_rows(indicator),
         )
         return context

@@ -103,3 +103,21 @@ def test_readme_documents_every_environment_variable():
         names |= set(_ENV_READ.findall(path.read_text(encoding="utf-8")))
     undocumented = {n for n in names if f"`{n}`" not in readme}
     assert not undocumented, f"README's configuration table lacks {sorted(undocumented)}"
+
+
+class TestStrictBooleans:
+    def test_known_spellings(self):
+        from sozialraum.settings.base import StrictEnv
+
+        for text in ("true", "1", "Yes", " ON "):
+            assert StrictEnv.parse_value(text, bool) is True
+        for text in ("false", "0", "no", "Off"):
+            assert StrictEnv.parse_value(text, bool) is False
+
+    def test_typo_is_an_error(self):
+        import environ
+
+        from sozialraum.settings.base import StrictEnv
+
+        with pytest.raises(environ.ImproperlyConfigured, match="flase"):
+            StrictEnv.parse_value("flase", bool)

@@ -30,6 +30,12 @@ def main(source: Path):
     HERE.mkdir(parents=True, exist_ok=True)
     for name in TABLES:
         shutil.copyfile(source / name, HERE / name)
+    with open(HERE / "SOURCES.md", "a", encoding="utf-8") as f:
+        f.write(
+            "\n## In this project\n\nCopied by `sozialraum/demo_data/build_demo_data.py`: the CSV files unchanged; "
+            "the boundaries simplified (topology kept, tolerance 0.00025° ≈ 25 m, coordinates rounded to 5 "
+            "decimals) with the properties listed in that script, without the legacy `crs` member.\n"
+        )
     for name, keep in BOUNDARIES.items():
         data = json.loads((source / name).read_text(encoding="utf-8-sig"))
         features = [

@@ -9,7 +9,28 @@ import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
-env = environ.Env()
+
+
+class StrictEnv(environ.Env):
+    """django-environ, but a boolean must be one of true/false, 1/0, yes/no, on/off:
+    a typo such as DJANGO_DEBUG=flase is an error, not silently False."""
+
+    TRUE = ("true", "1", "yes", "on")
+    FALSE = ("false", "0", "no", "off")
+
+    @classmethod
+    def parse_value(cls, value, cast):
+        if cast is bool and isinstance(value, str):
+            v = value.strip().lower()
+            if v in cls.TRUE:
+                return True
+            if v in cls.FALSE:
+                return False
+            raise environ.ImproperlyConfigured(f"not a boolean: {value!r} (use true/false, 1/0, yes/no, on/off)")
+        return super().parse_value(value, cast)
+
+
+env = StrictEnv()
 # A local .env file is optional (development convenience); the environment wins.
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
