@@ -133,9 +133,18 @@ def eager_celery(settings):
     setting and the already configured app; restored afterwards."""
     from sozialraum.celery import app
 
-    settings.CELERY_TASK_ALWAYS_EAGER = True
     before = app.conf.task_always_eager, app.conf.task_eager_propagates
+    settings.CELERY_TASK_ALWAYS_EAGER = True
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True
     yield app
     app.conf.task_always_eager, app.conf.task_eager_propagates = before
+
+
+@pytest.fixture(scope="session", autouse=True)
+def celery_configured_from_real_settings():
+    """Celery reads Django's settings lazily, once. Load them before any test
+    overrides a setting, so no override leaks into the app for later tests."""
+    from sozialraum.celery import app
+
+    app.conf.task_always_eager  # noqa: B018 - the read loads the configuration
