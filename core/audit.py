@@ -20,31 +20,28 @@ def audited(*trackers, exclude=(), **kwargs):
     return pghistory.track(*trackers, exclude=EXCLUDE + list(exclude), **kwargs)
 
 
-LABELS = {"insert": "angelegt", "update": "geändert", "delete": "gelöscht"}
-HIDDEN_FIELDS = {"updated_at", "created_at", "updated_by", "created_by", "pgh_obj", "path", "depth"}
-
-
 def history(obj, limit: int = 50) -> list[dict]:
     """The object's change history, newest first: who, when, what changed
-    (old → new). Two queries at most (events, then their users)."""
+    (field name, old, new; an insert lists its values as new). Two queries at
+    most (events, then their users). ``core.views.history_rows`` prepares it
+    for display."""
     events = list(MiddlewareEvents.objects.tracks(obj).order_by("-pgh_created_at")[:limit])
     user_ids = {(e.pgh_context or {}).get("user") for e in events} - {None}
     users = {u.pk: u for u in get_user_model().objects.filter(pk__in=user_ids)} if user_ids else {}
     out = []
     for e in events:
         ctx = e.pgh_context or {}
-        diff = e.pgh_diff or {}
         if e.pgh_label == "insert":
-            changes = [(k, None, v) for k, v in sorted((e.pgh_data or {}).items()) if k not in HIDDEN_FIELDS]
+            changes = [(k, None, v) for k, v in sorted((e.pgh_data or {}).items())]
         else:
-            changes = [(k, old, new) for k, (old, new) in sorted(diff.items()) if k not in HIDDEN_FIELDS]
+            changes = [(k, old, new) for k, (old, new) in sorted((e.pgh_diff or {}).items())]
         out.append(
             {
                 "when": e.pgh_created_at,
-                "label": LABELS.get(e.pgh_label, e.pgh_label),
+                "label": e.pgh_label,  # insert, update, delete
                 "user": users.get(ctx.get("user")),
                 "source": ctx.get("url") or ctx.get("command") or "",
-                "changes": changes,
+                "changes": [c for c in changes if not c[0].startswith("pgh_")],
             }
         )
     return out

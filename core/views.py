@@ -96,8 +96,7 @@ class ScopedDetailView(LoginRequiredMixin, ScopedQuerysetMixin, DetailView):
 # --- Change history ---------------------------------------------------------------
 
 MAX_VALUE_CHARS = 120
-# core.audit gives German labels; these make them translatable.
-EVENT_LABELS = {"angelegt": _("angelegt"), "geändert": _("geändert"), "gelöscht": _("gelöscht")}
+EVENT_LABELS = {"insert": _("angelegt"), "update": _("geändert"), "delete": _("gelöscht")}
 # Bookkeeping, not content: who/when is shown per event already.
 HIDDEN_HISTORY_FIELDS = {"id", "created_at", "updated_at", "created_by", "updated_by"}
 
@@ -172,7 +171,7 @@ def history_rows(obj, limit: int = 50) -> list[dict]:
             field = _history_field(model, name)
             if not _shown(field):
                 continue
-            if event["label"] == "angelegt" and new in (None, ""):
+            if event["label"] == "insert" and new in (None, ""):
                 continue  # an insert lists the fields it set
             changes.append(
                 {
