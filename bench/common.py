@@ -39,23 +39,6 @@ def _with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path="/" + name))
 
 
-def _ensure_database(url: str, name: str) -> None:
-    """Create ``name`` on the server of ``url`` (connecting to the URL's own
-    database only to issue CREATE DATABASE)."""
-    import psycopg2
-    from psycopg2 import sql
-
-    conn = psycopg2.connect(url)
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-            if cur.fetchone() is None:
-                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    finally:
-        conn.close()
-
-
 def configure() -> str:
     """Point this process (and its children) at the bench database. Returns a
     short description of where it is."""
@@ -76,7 +59,9 @@ def configure() -> str:
     if os.environ.get("DATABASE_URL"):
         url = os.environ["DATABASE_URL"]
         if urlsplit(url).path.lstrip("/") != BENCH_DB:
-            _ensure_database(url, BENCH_DB)
+            from sozialraum.settings.embedded import ensure_database
+
+            ensure_database(url, BENCH_DB)
             os.environ["DATABASE_URL"] = _with_database(url, BENCH_DB)
         return f"DATABASE_URL server, database {BENCH_DB}"
     os.environ["EMBEDDED_DATABASE_NAME"] = BENCH_DB

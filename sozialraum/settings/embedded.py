@@ -23,7 +23,7 @@ def embedded_database(database: str = "sozialraum") -> dict:
 
     server = get_server(PGDATA, cleanup_mode=None)
     info = server.get_postmaster_info()
-    _ensure_database(info.get_uri(database="postgres"), database)
+    ensure_database(info.get_uri(database="postgres"), database)
     # Connect over the Unix socket the server was started with.
     return {
         "ENGINE": "django.db.backends.postgresql",
@@ -35,7 +35,8 @@ def embedded_database(database: str = "sozialraum") -> dict:
     }
 
 
-def _ensure_database(admin_uri: str, database: str) -> None:
+def ensure_database(admin_uri: str, database: str) -> None:
+    """Create ``database`` on the server of ``admin_uri`` unless it exists."""
     import psycopg2
     from psycopg2 import sql
 
