@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import ImportRun
+from .models import FieldOfAction, ImportRun
 
 
 @admin.register(ImportRun)
@@ -8,3 +8,16 @@ class ImportRunAdmin(admin.ModelAdmin):
     list_display = ["id", "kind", "original_name", "status", "dry_run", "error_count", "created_by", "created_at"]
     list_filter = ["kind", "status"]
     readonly_fields = [f.name for f in ImportRun._meta.fields]
+
+
+@admin.register(FieldOfAction)
+class FieldOfActionAdmin(admin.ModelAdmin):
+    list_display = ["key", "name", "parent", "legal_basis", "order", "active"]
+    list_filter = ["active", "depth"]
+    search_fields = ["key", "name", "legal_basis"]
+    list_select_related = ["parent"]
+    readonly_fields = ["path", "depth", "created_at", "updated_at", "created_by", "updated_by"]
+
+    def save_model(self, request, obj, form, change):
+        obj.stamp(request.user)
+        super().save_model(request, obj, form, change)

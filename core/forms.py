@@ -1,4 +1,4 @@
-"""Forms of the core app: the import upload form."""
+"""Forms of the core app: the import upload form, fields of action."""
 
 import json
 
@@ -8,6 +8,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from .imports import registry
+from .models import FieldOfAction
 
 
 def kind_choices():
@@ -147,3 +148,53 @@ class ImportForm(forms.Form):
             for name, label in importer_profiles(cls):
                 seen.setdefault(name, label)
         return sorted(seen.items())
+
+
+# --- Fields of action ----------------------------------------------------------------
+
+
+class FieldOfActionParentField(forms.ModelChoiceField):
+    """The parent choice as an indented tree (planners see where a field sits)."""
+
+    def label_from_instance(self, obj):
+        label = "\u2003" * obj.depth + obj.name  # em spaces: the indent survives in <option>
+        return label if obj.active else _("%(name)s (inaktiv)") % {"name": label}
+
+
+class FieldOfActionForm(forms.ModelForm):
+    """Create or change a field of action. The key is fixed once created; the
+    parent list leaves out the field itself and its sub-fields (the model
+    refuses cycles and more than three levels anyway)."""
+
+    class Meta:
+        model = FieldOfAction
+        fields = ["name", "key", "parent", "legal_basis", "description", "order", "active"]
+        field_classes = {"parent": FieldOfActionParentField}
+        error_messages = {
+            "name": {"required": _("Bitte einen Namen angeben.")},
+            "key": {
+                "required": _("Bitte einen Schlüssel angeben, z. B. kjh-hze."),
+                "invalid": _("Nur Kleinbuchstaben (a–z), Ziffern und einzelne Bindestriche, z. B. kjh-hze."),
+            },
+            "order": {
+                "invalid": _("Bitte eine ganze Zahl angeben."),
+                "min_value": _("Bitte eine Zahl ab 0 angeben."),
+            },
+            "parent": {"invalid_choice": _("Bitte ein Handlungsfeld aus der Liste wählen.")},
+        }
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 4}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        model = self._meta.model
+        parents = model.objects.tree_order()
+        if self.instance.pk is not None:
+            parents = parents.exclude(path__startswith=self.instance.path)
+            self.fields["key"].disabled = True
+            self.fields["key"].help_text = _("Der Schlüssel bleibt unverändert (Schnittstellen verweisen darauf).")
+        parent = self.fields["parent"]
+        parent.queryset = parents
+        parent.empty_label = _("– keines (oberste Ebene) –")
+        parent.help_text = _("Leer lassen für ein Handlungsfeld der obersten Ebene.")

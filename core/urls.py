@@ -9,4 +9,9 @@ urlpatterns = [
     path("importe/", views.ImportRunListView.as_view(), name="import-list"),
     path("importe/neu/", views.ImportCreateView.as_view(), name="import-create"),
     path("importe/<int:pk>/", views.ImportRunDetailView.as_view(), name="import-detail"),
+    path("handlungsfelder/", views.FieldOfActionListView.as_view(), name="field-of-action-list"),
+    path("handlungsfelder/neu/", views.FieldOfActionCreateView.as_view(), name="field-of-action-create"),
+    path("handlungsfelder/<slug:key>/", views.FieldOfActionDetailView.as_view(), name="field-of-action-detail"),
+    path("handlungsfelder/<slug:key>/bearbeiten/", views.FieldOfActionUpdateView.as_view(),
+         name="field-of-action-update"),
 ]

@@ -9,20 +9,22 @@ import json
 from decimal import Decimal, InvalidOperation
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db import models
 from django.shortcuts import redirect
 from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
-from django.views.generic import DetailView, FormView, ListView
+from django.views.generic import CreateView, DetailView, FormView, ListView, UpdateView
 from django_filters.filterset import filterset_factory
 
 from . import audit
 from .access import Action
-from .forms import ImportForm, kind_choices
+from .filtersets import FieldOfActionFilterSet
+from .forms import FieldOfActionForm, ImportForm, kind_choices
 from .imports import registry
-from .models import ImportRun
+from .models import FIELD_OF_ACTION_MAX_LEVELS, FieldOfAction, ImportRun
 from .services import submit_import
 
 PAGE_SIZE = 50
@@ -293,3 +295,121 @@ class ImportRunDetailView(ScopedDetailView):
             hidden_errors=max(run.error_count - min(len(run.errors), MAX_SHOWN_ERRORS), 0),
         )
         return context
+
+
+# --- Fields of action (Handlungsfelder) ----------------------------------------------
+
+
+def _field_choices(user) -> list[tuple[str, str]]:
+    """(key, indented name) of every field the user sees, as a tree."""
+    rows = FieldOfAction.objects.for_user(user, Action.VIEW).tree_order().values_list("key", "name", "depth")
+    return [(key, "\u2003" * depth + name) for key, name, depth in rows]
+
+
+class FieldOfActionListView(ScopedListView):
+    """The taxonomy as an indented tree with legal bases; filtered by the API's
+    FilterSet. Three queries: the choices of the "within" filter, the count and
+    the rows (tree-ordered, parents joined)."""
+
+    model = FieldOfAction
+    filterset_class = FieldOfActionFilterSet
+    template_name = "core/fieldofaction_list.html"
+    nav = "fields_of_action"
+    paginate_by = 500  # a taxonomy is small; pages would cut the tree
+
+    def scoped_queryset(self, qs):
+        return qs.select_related("parent").tree_order()
+
+    def get_filterset(self, queryset):
+        filterset = super().get_filterset(queryset)
+        fields = filterset.form.fields
+        for name in ("parent", "depth", "key"):
+            fields.pop(name)  # API only; the page offers search, "within" and status
+        fields["ancestor"].label = _("innerhalb von")
+        fields["ancestor"].help_text = _("Das Handlungsfeld mit allen Unterbereichen.")
+        fields["ancestor"].widget = forms.Select(choices=[("", _("alle")), *_field_choices(self.request.user)])
+        fields["active"].widget = forms.Select(choices=[("", _("egal")), ("true", _("ja")), ("false", _("nein"))])
+        return filterset
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        shown = {f.pk for f in context["object_list"]}
+        for f in context["object_list"]:
+            f.indent_em = f"{f.depth * 1.5:.1f}"
+            # a filtered list may leave out the parent: name it then
+            f.parent_hidden = f.parent_id is not None and f.parent_id not in shown
+        context["can_add"] = FieldOfAction.objects.can_add(self.request.user)
+        return context
+
+
+class FieldOfActionDetailView(ScopedDetailView):
+    model = FieldOfAction
+    slug_field = "key"
+    slug_url_kwarg = "key"
+    template_name = "core/fieldofaction_detail.html"
+    nav = "fields_of_action"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        field = self.object
+        visible = FieldOfAction.objects.for_user(self.request.user, Action.VIEW)
+        subtree = list(visible.subtree(field, include_self=False).tree_order())
+        for f in subtree:
+            f.indent_em = f"{(f.depth - field.depth - 1) * 1.5:.1f}"
+        context.update(
+            ancestors=list(visible.ancestors(field)),
+            subfields=subtree,
+            can_change=FieldOfAction.objects.for_user(self.request.user, Action.CHANGE).filter(pk=field.pk).exists(),
+            max_depth=FIELD_OF_ACTION_MAX_LEVELS - 1,
+            history=history_rows(field),
+        )
+        return context
+
+
+class FieldOfActionEditMixin(LoginRequiredMixin):
+    model = FieldOfAction
+    form_class = FieldOfActionForm
+    template_name = "core/fieldofaction_form.html"
+
+    def form_valid(self, form):
+        form.instance.stamp(self.request.user)
+        response = super().form_valid(form)
+        messages.success(self.request, _("Handlungsfeld „%(name)s“ gespeichert.") % {"name": self.object.name})
+        return response
+
+    def get_context_data(self, **kwargs):
+        kwargs.setdefault("nav", "fields_of_action")
+        return super().get_context_data(**kwargs)
+
+
+class FieldOfActionCreateView(FieldOfActionEditMixin, CreateView):
+    """A new field of action (planners without a region limit)."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and not FieldOfAction.objects.can_add(request.user):
+            raise PermissionDenied(_("Nur die Planung ohne Raumbeschränkung darf Handlungsfelder anlegen."))
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_initial(self):
+        initial = super().get_initial()
+        parent = self.request.GET.get("parent")
+        if parent:
+            initial["parent"] = FieldOfAction.objects.filter(key=parent).values_list("pk", flat=True).first()
+        return initial
+
+
+class FieldOfActionUpdateView(FieldOfActionEditMixin, UpdateView):
+    """Change a field of action: 404 if the user cannot see it, 403 if they
+    see it but may not change it."""
+
+    slug_field = "key"
+    slug_url_kwarg = "key"
+
+    def get_queryset(self):
+        return FieldOfAction.objects.for_user(self.request.user, Action.VIEW).select_related("parent")
+
+    def get_object(self, queryset=None):
+        obj = super().get_object(queryset)
+        if not FieldOfAction.objects.for_user(self.request.user, Action.CHANGE).filter(pk=obj.pk).exists():
+            raise PermissionDenied(_("Nur die Planung ohne Raumbeschränkung darf Handlungsfelder ändern."))
+        return obj
