@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from .models import Indicator, IndicatorValue, Region, RegionLevel, RoleAssignment
+from .models import (
+    CompositeIndex,
+    IndexClass,
+    IndexComponent,
+    Indicator,
+    IndicatorValue,
+    Region,
+    RegionLevel,
+    RoleAssignment,
+)
 
 
 @admin.register(RegionLevel)
@@ -41,3 +50,21 @@ class IndicatorValueAdmin(admin.ModelAdmin):
     list_filter = ["indicator", "is_rollup"]
     raw_id_fields = ["region", "import_run"]
     list_select_related = ["indicator", "region"]
+
+
+class IndexComponentInline(admin.TabularInline):
+    model = IndexComponent
+    extra = 0
+
+
+class IndexClassInline(admin.TabularInline):
+    model = IndexClass
+    extra = 0
+
+
+@admin.register(CompositeIndex)
+class CompositeIndexAdmin(admin.ModelAdmin):
+    list_display = ["key", "name", "kind", "scope_level"]
+    search_fields = ["key", "name"]
+    raw_id_fields = ["scope_ancestor"]
+    inlines = [IndexComponentInline, IndexClassInline]

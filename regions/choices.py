@@ -12,3 +12,17 @@ class Rollup(models.TextChoices):
     SUM = "sum", _("Summe (Anzahlen)")
     WEIGHTED_MEAN = "weighted_mean", _("gewichtetes Mittel (Anteile)")
     NONE = "none", _("nicht aggregieren")
+
+
+class IndexKind(models.TextChoices):
+    """Only a label: both kinds are computed alike (a dynamics index's components
+    are indicators of change)."""
+
+    STATUS = "status", _("Statusindex")
+    DYNAMICS = "dynamics", _("Dynamikindex")
+
+
+class IndexResultStatus(models.TextChoices):
+    OK = "ok", _("berechnet")
+    EXCLUDED = "excluded", _("ausgeschlossen")
+    MISSING = "missing", _("Werte fehlen")

@@ -4,7 +4,8 @@ import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .models import Indicator, IndicatorValue, Region, RegionLevel
+from .choices import IndexKind, IndexResultStatus
+from .models import CompositeIndex, IndexResult, Indicator, IndicatorValue, Region, RegionLevel
 
 
 class RegionLevelFilterSet(django_filters.FilterSet):
@@ -73,3 +74,33 @@ class IndicatorValueFilterSet(django_filters.FilterSet):
     class Meta:
         model = IndicatorValue
         fields = ["indicator", "region", "region_ancestor", "level", "period", "period_from", "period_to", "is_rollup"]
+
+
+class CompositeIndexFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="filter_q", label=_("Suche"))
+    kind = django_filters.ChoiceFilter(choices=IndexKind.choices, label=_("Art"), empty_label=_("alle"))
+    scope_level = django_filters.CharFilter(field_name="scope_level__key", label=_("Ebene"))
+    indicator = django_filters.CharFilter(field_name="components__indicator__key", distinct=True,
+                                          label=_("mit Komponente (Schlüssel)"))
+
+    class Meta:
+        model = CompositeIndex
+        fields = ["q", "kind", "scope_level", "indicator"]
+
+    def filter_q(self, qs, name, value):
+        value = value.strip()
+        return qs.filter(Q(name__icontains=value) | Q(key__icontains=value) | Q(description__icontains=value)) if value else qs
+
+
+class IndexResultFilterSet(django_filters.FilterSet):
+    """Results of one index (``/api/v1/indices/{key}/results/`` and the detail page)."""
+
+    period = django_filters.CharFilter(field_name="period", label=_("Zeitraum"))
+    status = django_filters.ChoiceFilter(choices=IndexResultStatus.choices, label=_("Status"), empty_label=_("alle"))
+    class_label = django_filters.CharFilter(field_name="class_label", label=_("Klasse"))
+    region = django_filters.CharFilter(field_name="region__code", label=_("Raum (Schlüssel)"))
+    region_ancestor = SubtreeFilter(field_prefix="region__", label=_("Räume innerhalb von (Schlüssel)"))
+
+    class Meta:
+        model = IndexResult
+        fields = ["period", "status", "class_label", "region", "region_ancestor"]

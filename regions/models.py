@@ -1,5 +1,7 @@
 """Social spaces (a region tree with named levels), indicators and their values."""
 
+from decimal import Decimal
+
 import pghistory
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -11,7 +13,7 @@ from core.audit import audited
 from core.models import TimeStampedModel
 
 from . import access
-from .choices import Direction, Rollup
+from .choices import Direction, IndexKind, IndexResultStatus, Rollup
 
 PERIOD_REGEX = r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$"
 
@@ -412,3 +414,313 @@ class IndicatorValue(TimeStampedModel):
     def __str__(self):
         return f"{self.indicator.key} {self.region.code} {self.period} = {self.value}"
 
+
+
+# --- Composite indices ------------------------------------------------------------
+# A composite social index (Sozialindex, Status-/Dynamikindex): components are
+# standardised, weighted and summed over the regions of one level; the results
+# are classed and stored as values of a derived indicator. The computation is in
+# ``regions.indices``.
+
+INDEX_DECIMALS = 6
+RESERVED_INDEX_KEYS = {"neu"}  # /raeume/indizes/neu/ is the create page
+
+
+def number_text(value) -> str:
+    """1.500000 → '1,5' (German UI), -1 → '−1' (a real minus sign)."""
+    from django.utils.formats import number_format
+
+    value = value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize()
+    return number_format(value).replace("-", "\u2212")
+
+
+@audited()
+class CompositeIndex(TimeStampedModel):
+    """The definition of a composite index (Sozialindex)."""
+
+    key = models.SlugField(
+        _("Schlüssel"), max_length=60, unique=True,
+        help_text=_("Zugleich der Schlüssel des Ergebnis-Indikators, in dem die Indexwerte gespeichert werden."),
+    )
+    name = models.CharField(_("Name"), max_length=200)
+    description = models.TextField(_("Beschreibung"), blank=True)
+    kind = models.CharField(
+        _("Art"), max_length=16, choices=IndexKind.choices, default=IndexKind.STATUS,
+        help_text=_("Nur eine Bezeichnung: ein Dynamikindex wird ebenso berechnet, aus Veränderungs-Indikatoren."),
+    )
+    scope_level = models.ForeignKey(
+        RegionLevel, verbose_name=_("Ebene"), on_delete=models.PROTECT, related_name="+",
+        help_text=_("Der Index wird über die Räume dieser Ebene berechnet (z. B. Planungsräume)."),
+    )
+    scope_ancestor = models.ForeignKey(
+        Region, verbose_name=_("innerhalb von"), null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text=_("Optional: nur die Räume unterhalb dieses Raums (Schlüssel)."),
+    )
+    exclude_indicator = models.ForeignKey(
+        Indicator, verbose_name=_("Ausschluss nach Indikator"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("Z. B. die Einwohnerzahl: Räume mit einem kleineren Wert als der Schwelle bleiben außen vor "
+                    "und werden als ausgeschlossen aufgeführt."),
+    )
+    exclude_below = models.DecimalField(
+        _("ausschließen unter"), max_digits=20, decimal_places=6, null=True, blank=True,
+        help_text=_("Schwelle des Ausschluss-Indikators, z. B. 300 (Einwohner)."),
+    )
+    restandardise = models.BooleanField(
+        _("Summe erneut z-standardisieren"), default=True,
+        help_text=_("Die gewichtete Summe wird über die berechneten Räume erneut z-standardisiert "
+                    "(Mittelwert 0, Standardabweichung 1), wie beim MSS."),
+    )
+    result_indicator = models.OneToOneField(
+        Indicator, verbose_name=_("Ergebnis-Indikator"), on_delete=models.PROTECT, related_name="composite_index",
+        editable=False,
+    )
+
+    objects = CatalogueQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "key"]
+        verbose_name = _("Index")
+        verbose_name_plural = _("Indizes")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(exclude_indicator__isnull=True, exclude_below__isnull=True)
+                | models.Q(exclude_indicator__isnull=False, exclude_below__isnull=False),
+                name="compositeindex_exclusion_complete",
+                violation_error_message=_("Ausschluss braucht Indikator und Schwelle (oder keins von beiden)."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=[k.value for k in IndexKind]), name="compositeindex_kind_valid",
+                violation_error_message=_("Unbekannte Art."),
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        super().clean()
+        errors = {}
+        if self.key in RESERVED_INDEX_KEYS:
+            errors["key"] = _("Dieser Schlüssel ist reserviert.")
+        elif self.key:
+            clash = Indicator.objects.filter(key=self.key)
+            if self.result_indicator_id:
+                clash = clash.exclude(pk=self.result_indicator_id)
+            if clash.exists():
+                errors["key"] = _("Es gibt schon einen Indikator mit dem Schlüssel „%(key)s“; der Index "
+                                  "braucht ihn für seine Ergebnisse.") % {"key": self.key}
+        if (self.exclude_indicator_id is None) != (self.exclude_below is None):
+            field = "exclude_below" if self.exclude_below is None else "exclude_indicator"
+            errors[field] = _("Für einen Ausschluss bitte Indikator und Schwelle angeben.")
+        elif self.exclude_indicator_id is not None and self.exclude_indicator_id == self.result_indicator_id:
+            errors["exclude_indicator"] = _("Der Ergebnis-Indikator des Index kann nicht sein Ausschluss-Indikator sein.")
+        if self.scope_ancestor_id is not None and self.scope_level_id is not None:
+            if self.scope_ancestor.level.rank >= self.scope_level.rank:
+                errors["scope_ancestor"] = _(
+                    "%(region)s liegt nicht oberhalb der Ebene %(level)s."
+                ) % {"region": self.scope_ancestor, "level": self.scope_level}
+        if errors:
+            raise ValidationError(errors)
+
+    def save(self, *args, **kwargs):
+        """Creates the result indicator with the index (key = the index's key,
+        no roll-up, source "berechnet") and keeps its key and name in step."""
+        with transaction.atomic():
+            indicator = self.result_indicator if self.result_indicator_id else None
+            if indicator is None:
+                indicator = Indicator(
+                    key=self.key, name=self.name, unit=str(_("Indexwert")), source=str(_("berechnet")),
+                    description=str(_("Ergebnis des Index „%(name)s“ (berechnet, nicht importieren).")) % {"name": self.name},
+                    rollup=Rollup.NONE, direction=Direction.HIGHER_WORSE, decimals=3,
+                    created_by=self.created_by, updated_by=self.updated_by,
+                )
+                indicator.save()
+                self.result_indicator = indicator
+            elif indicator.key != self.key or indicator.name != self.name:
+                indicator.key, indicator.name = self.key, self.name
+                indicator.stamp(self.updated_by)
+                indicator.save(update_fields=["key", "name", "updated_at", "updated_by"])
+            super().save(*args, **kwargs)
+
+    # -- scope -------------------------------------------------------------------
+
+    def regions_in_scope(self):
+        qs = Region.objects.filter(level_id=self.scope_level_id)
+        if self.scope_ancestor_id is not None:
+            qs = qs.filter(path__startswith=self.scope_ancestor.path)
+        return qs
+
+    def input_periods(self) -> list[str]:
+        """Periods in which any component has values in the scope, newest first."""
+        values = IndicatorValue.objects.filter(
+            indicator_id__in=self.components.values("indicator_id"), region__level_id=self.scope_level_id
+        )
+        if self.scope_ancestor_id is not None:
+            values = values.filter(region__path__startswith=self.scope_ancestor.path)
+        return sorted(set(values.values_list("period", flat=True).distinct()), reverse=True)
+
+    def result_periods(self) -> list[str]:
+        return sorted(set(self.results.values_list("period", flat=True).distinct()), reverse=True)
+
+
+@audited()
+class IndexComponent(TimeStampedModel):
+    """One indicator of an index with its weight and treatment."""
+
+    index = models.ForeignKey(CompositeIndex, verbose_name=_("Index"), on_delete=models.CASCADE,
+                              related_name="components")
+    indicator = models.ForeignKey(Indicator, verbose_name=_("Indikator"), on_delete=models.PROTECT,
+                                  related_name="index_components")
+    weight = models.DecimalField(_("Gewicht"), max_digits=12, decimal_places=6, default=1)
+    standardise = models.BooleanField(
+        _("z-standardisieren"), default=True,
+        help_text=_("Über die berechneten Räume des Index (Mittelwert 0, Standardabweichung 1); sonst der Wert, wie er ist."),
+    )
+    invert = models.BooleanField(
+        _("Richtung umkehren"), default=False,
+        help_text=_("Für Indikatoren, bei denen ein höherer Wert weniger Bedarf bedeutet."),
+    )
+    order = models.PositiveSmallIntegerField(_("Reihenfolge"), default=0)
+
+    objects = CatalogueQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["index", "order", "pk"]
+        verbose_name = _("Index-Komponente")
+        verbose_name_plural = _("Index-Komponenten")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["index", "indicator"], name="indexcomponent_unique_indicator",
+                violation_error_message=_("Dieser Indikator ist schon Komponente des Index."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(weight__gt=0), name="indexcomponent_weight_positive",
+                violation_error_message=_("Das Gewicht muss größer als 0 sein (die Richtung kehrt „umkehren“ um)."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.indicator} × {self.weight.normalize()}"
+
+
+@audited()
+class IndexClass(TimeStampedModel):
+    """A class of index values with explicit bounds: e.g. "mittel" = [−1; 1]
+    (both inclusive), "niedrig" = ]1; 1,5]. An empty bound is open-ended."""
+
+    index = models.ForeignKey(CompositeIndex, verbose_name=_("Index"), on_delete=models.CASCADE,
+                              related_name="classes")
+    label = models.CharField(_("Bezeichnung"), max_length=80)
+    lower = models.DecimalField(_("Untergrenze"), max_digits=12, decimal_places=6, null=True, blank=True,
+                                help_text=_("Leer = nach unten offen."))
+    lower_inclusive = models.BooleanField(_("Untergrenze gehört dazu (≥)"), default=True)
+    upper = models.DecimalField(_("Obergrenze"), max_digits=12, decimal_places=6, null=True, blank=True,
+                                help_text=_("Leer = nach oben offen."))
+    upper_inclusive = models.BooleanField(_("Obergrenze gehört dazu (≤)"), default=False)
+    order = models.PositiveSmallIntegerField(_("Reihenfolge"), default=0)
+
+    objects = CatalogueQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["index", "order", "pk"]
+        verbose_name = _("Index-Klasse")
+        verbose_name_plural = _("Index-Klassen")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["index", "label"], name="indexclass_unique_label",
+                violation_error_message=_("Eine Klasse mit dieser Bezeichnung gibt es schon."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(lower__isnull=True) | models.Q(upper__isnull=True)
+                | models.Q(lower__lt=models.F("upper"))
+                | models.Q(lower=models.F("upper"), lower_inclusive=True, upper_inclusive=True),
+                name="indexclass_bounds_ordered",
+                violation_error_message=_("Die Untergrenze muss unter der Obergrenze liegen."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.label} ({self.interval_text()})"
+
+    def contains(self, value) -> bool:
+        if value is None:
+            return False
+        if self.lower is not None and (value < self.lower or (value == self.lower and not self.lower_inclusive)):
+            return False
+        if self.upper is not None and (value > self.upper or (value == self.upper and not self.upper_inclusive)):
+            return False
+        return True
+
+    def interval_text(self) -> str:
+        """'< −1', '≥ −1 und ≤ 1', '> 1 und ≤ 1,5', '> 1,5' (German number format)."""
+        parts = []
+        if self.lower is not None:
+            parts.append(f"{'≥' if self.lower_inclusive else '>'} {number_text(self.lower)}")
+        if self.upper is not None:
+            parts.append(f"{'≤' if self.upper_inclusive else '<'} {number_text(self.upper)}")
+        return f" {_('und')} ".join(parts) if parts else str(_("alle Werte"))
+
+
+class IndexResultQuerySet(ScopedQuerySet):
+    """Results are read like indicator values (the regions a user may see);
+    only the computation writes them."""
+
+    def user_scope(self, user, action):
+        if action != Action.VIEW:
+            return self.none()
+        q = access.visible_regions_q(user, prefix="region__")
+        return self if q is None else self.filter(q)
+
+    def can_add(self, user):
+        return False
+
+
+class IndexResult(models.Model):
+    """A region's result of an index in one period: the value and class, or why
+    there is none (excluded, or which components are missing) — never zero."""
+
+    index = models.ForeignKey(CompositeIndex, verbose_name=_("Index"), on_delete=models.CASCADE,
+                              related_name="results")
+    region = models.ForeignKey(Region, verbose_name=_("Raum"), on_delete=models.CASCADE, related_name="+")
+    period = models.CharField(_("Zeitraum"), max_length=10)
+    status = models.CharField(_("Status"), max_length=12, choices=IndexResultStatus.choices)
+    value = models.DecimalField(_("Indexwert"), max_digits=20, decimal_places=INDEX_DECIMALS, null=True, blank=True)
+    weighted_sum = models.DecimalField(_("gewichtete Summe"), max_digits=20, decimal_places=INDEX_DECIMALS,
+                                       null=True, blank=True)
+    class_label = models.CharField(_("Klasse"), max_length=80, blank=True)
+    reason = models.CharField(_("Begründung"), max_length=500, blank=True)
+    missing = models.JSONField(_("fehlende Indikatoren"), default=list, blank=True)
+    # {indicator key: {"value": "12.5", "score": 0.731}}: the inputs of the value
+    inputs = models.JSONField(_("Eingangswerte"), default=dict, blank=True)
+    computed_at = models.DateTimeField(_("berechnet am"))
+
+    objects = IndexResultQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["index", "period", "region__code"]
+        verbose_name = _("Indexergebnis")
+        verbose_name_plural = _("Indexergebnisse")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["index", "region", "period"], name="indexresult_unique",
+                violation_error_message=_("Für diesen Index, Raum und Zeitraum gibt es schon ein Ergebnis."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=[s.value for s in IndexResultStatus]), name="indexresult_status_valid",
+                violation_error_message=_("Unbekannter Status."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="ok", value__isnull=False) | (~models.Q(status="ok") & models.Q(value__isnull=True)),
+                name="indexresult_value_only_when_ok",
+                violation_error_message=_("Nur berechnete Räume haben einen Indexwert (nie 0 statt fehlender Werte)."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(period__regex=PERIOD_REGEX), name="indexresult_period_format",
+                violation_error_message=_("Zeitraum muss JJJJ, JJJJ-MM oder JJJJ-MM-TT sein."),
+            ),
+        ]
+        indexes = [models.Index(fields=["index", "period", "status"], name="indexresult_index_period_idx")]
+
+    def __str__(self):
+        return f"{self.index.key} {self.region.code} {self.period}: {self.value if self.value is not None else self.status}"

@@ -9,18 +9,38 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from django import forms
-from django.db.models import DecimalField, ExpressionWrapper, F, Value
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Prefetch, Value
 from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.shortcuts import redirect, render
 from django.template.defaultfilters import floatformat
+from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
+from django.views import View
 
 from core.access import Action
 from core.views import ScopedDetailView, ScopedListView, history_rows
 
-from .filtersets import IndicatorFilterSet, RegionFilterSet
+from .choices import IndexResultStatus
+from .filtersets import CompositeIndexFilterSet, IndicatorFilterSet, RegionFilterSet
+from .forms import CompositeIndexForm, IndexClassFormSet, IndexComponentFormSet, IndexComputeForm
+from .indices import definition_changed, enqueue_compute
 from .maps import region_map
-from .models import Indicator, IndicatorValue, Region, RegionLevel
+from .models import (
+    CompositeIndex,
+    IndexComponent,
+    IndexResult,
+    Indicator,
+    IndicatorValue,
+    Region,
+    RegionLevel,
+    number_text,
+)
 
 MAX_PERIODS = 4
 
@@ -226,3 +246,165 @@ class IndicatorDetailView(ScopedDetailView):
             history=history_rows(indicator),
         )
         return context
+
+
+# --- Composite indices ---------------------------------------------------------------
+
+
+class CompositeIndexListView(ScopedListView):
+    model = CompositeIndex
+    filterset_class = CompositeIndexFilterSet
+    template_name = "regions/compositeindex_list.html"
+    nav = "indices"
+
+    def scoped_queryset(self, qs):
+        return qs.select_related("scope_level", "scope_ancestor", "result_indicator").annotate(
+            component_count=Count("components", distinct=True)
+        ).order_by("name", "key")  # Meta.ordering is not applied to GROUP BY queries
+
+    def get_filterset(self, queryset):
+        filterset = super().get_filterset(queryset)
+        levels = RegionLevel.objects.for_user(self.request.user, Action.VIEW).values_list("key", "name")
+        filterset.form.fields["scope_level"].widget = forms.Select(choices=[("", _("alle Ebenen")), *levels])
+        return filterset
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["can_add"] = CompositeIndex.objects.can_add(self.request.user)
+        return context
+
+
+class CompositeIndexDetailView(ScopedDetailView):
+    """The definition, and the results of one period (newest by default, GET
+    ``period``): computed regions with value and class, and separately the
+    excluded regions and those with missing values."""
+
+    model = CompositeIndex
+    slug_field = "key"
+    slug_url_kwarg = "key"
+    template_name = "regions/compositeindex_detail.html"
+    nav = "indices"
+
+    def scoped_queryset(self, qs):
+        return qs.select_related(
+            "scope_level", "scope_ancestor", "exclude_indicator", "result_indicator"
+        ).prefetch_related(Prefetch("components", queryset=IndexComponent.objects.select_related("indicator")),
+                           "classes")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        index = self.object
+        user = self.request.user
+        results = IndexResult.objects.for_user(user, Action.VIEW).filter(index=index)
+        periods = index.result_periods()
+        period = self.request.GET.get("period")
+        if period not in periods:
+            period = periods[0] if periods else None
+        ok, excluded, missing = [], [], []
+        if period is not None:
+            for r in results.filter(period=period).select_related("region").only(
+                "status", "value", "class_label", "reason", "missing", "region__code", "region__name"
+            ).order_by("region__code"):
+                {IndexResultStatus.OK: ok, IndexResultStatus.EXCLUDED: excluded}.get(r.status, missing).append(r)
+        classes = list(index.classes.all())
+        counts = {}
+        for r in ok:
+            counts[r.class_label] = counts.get(r.class_label, 0) + 1
+        can_change = CompositeIndex.objects.for_user(user, Action.CHANGE).filter(pk=index.pk).exists()
+        context.update(
+            components=[{"component": c, "weight": number_text(c.weight)} for c in index.components.all()],
+            exclude_below_text=number_text(index.exclude_below) if index.exclude_below is not None else "",
+            classes=[{"cls": c, "interval": c.interval_text(), "count": counts.get(c.label, 0)} for c in classes],
+            unclassed=counts.get("", 0),
+            periods=[(p, format_period(p)) for p in periods],
+            period=period,
+            period_label=format_period(period) if period else "",
+            ok_rows=[{"result": r, "text": format_value(r.value, index.result_indicator.decimals)} for r in ok],
+            excluded_rows=excluded,
+            missing_rows=missing,
+            can_change=can_change,
+            compute_form=IndexComputeForm(initial={"period": period}) if can_change else None,
+            input_periods=index.input_periods() if can_change else [],
+            history=history_rows(index),
+        )
+        return context
+
+
+class CompositeIndexEditView(LoginRequiredMixin, View):
+    """Create (no key in the URL) or edit an index: the index fields and inline
+    formsets for components and classes, saved together (planners)."""
+
+    template_name = "regions/compositeindex_form.html"
+
+    def get_index(self, key):
+        if key is None:
+            if not CompositeIndex.objects.can_add(self.request.user):
+                raise PermissionDenied(_("Nur die Planung darf Indizes anlegen."))
+            return CompositeIndex()
+        index = CompositeIndex.objects.for_user(self.request.user, Action.VIEW).filter(key=key).first()
+        if index is None:
+            raise Http404
+        if not CompositeIndex.objects.for_user(self.request.user, Action.CHANGE).filter(pk=index.pk).exists():
+            raise PermissionDenied(_("Nur die Planung darf Indizes ändern."))
+        return index
+
+    def render_page(self, index, form, components, classes):
+        return render(self.request, self.template_name, {
+            "index": index if index.pk else None, "form": form, "components": components, "classes": classes,
+            "nav": "indices",
+            "error_count": len(form.errors) + sum(len(e) for e in components.errors) + sum(len(e) for e in classes.errors)
+            + len(components.non_form_errors()) + len(classes.non_form_errors()),
+        })
+
+    def get(self, request, key=None):
+        index = self.get_index(key)
+        return self.render_page(
+            index, CompositeIndexForm(instance=index), IndexComponentFormSet(instance=index, prefix="components"),
+            IndexClassFormSet(instance=index, prefix="classes"),
+        )
+
+    def post(self, request, key=None):
+        index = self.get_index(key)
+        creating = index.pk is None
+        form = CompositeIndexForm(request.POST, instance=index)
+        components = IndexComponentFormSet(request.POST, instance=index, prefix="components")
+        classes = IndexClassFormSet(request.POST, instance=index, prefix="classes")
+        if not (form.is_valid() and components.is_valid() and classes.is_valid()):
+            return self.render_page(index, form, components, classes)
+        with transaction.atomic():
+            index = form.save(commit=False)
+            index.stamp(request.user)
+            index.save()
+            for formset in (components, classes):
+                formset.instance = index
+                for obj in formset.save(commit=False):
+                    obj.stamp(request.user)
+                    obj.save()
+                for obj in formset.deleted_objects:
+                    obj.delete()
+            if not creating:
+                definition_changed(index)
+        messages.success(request, _("Index „%(name)s“ gespeichert.") % {"name": index.name})
+        return redirect("index-detail", key=index.key)
+
+
+class CompositeIndexComputeView(LoginRequiredMixin, View):
+    """POST: enqueue the computation of one period ("Neu berechnen", planners)."""
+
+    def post(self, request, key):
+        index = CompositeIndex.objects.for_user(request.user, Action.VIEW).filter(key=key).first()
+        if index is None:
+            raise Http404
+        if not CompositeIndex.objects.for_user(request.user, Action.CHANGE).filter(pk=index.pk).exists():
+            raise PermissionDenied(_("Nur die Planung darf Indizes berechnen."))
+        form = IndexComputeForm(request.POST)
+        if not form.is_valid():
+            for error in form.errors.get("period", []):
+                messages.error(request, error)
+            return redirect("index-detail", key=index.key)
+        period = form.cleaned_data["period"]
+        enqueue_compute(index.pk, [period])
+        messages.success(request, _("Berechnung für den Zeitraum %(period)s gestartet.") % {
+            "period": format_period(period)
+        })
+        return redirect(f"{reverse('index-detail', kwargs={'key': index.key})}?period={period}")

@@ -1,4 +1,7 @@
+import copy
+
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import RegexValidator
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
@@ -6,7 +9,18 @@ from core.access import Action, Role
 
 from ..access import is_unscoped
 from ..geo import GeometryError
-from ..models import Indicator, IndicatorValue, Region, RegionLevel
+from ..indices import class_problems, component_problems, save_definition
+from ..models import (
+    PERIOD_REGEX,
+    CompositeIndex,
+    IndexClass,
+    IndexComponent,
+    IndexResult,
+    Indicator,
+    IndicatorValue,
+    Region,
+    RegionLevel,
+)
 
 
 class RegionLevelSerializer(serializers.ModelSerializer):
@@ -129,3 +143,106 @@ class IndicatorValueRecordSerializer(serializers.Serializer):
     indicator = serializers.CharField()
     period = serializers.CharField()
     value = serializers.CharField(allow_null=True, allow_blank=True)
+
+
+# --- Composite indices -------------------------------------------------------------
+
+
+class IndexComponentSerializer(serializers.ModelSerializer):
+    indicator = serializers.SlugRelatedField(slug_field="key", queryset=Indicator.objects.all())
+
+    class Meta:
+        model = IndexComponent
+        fields = ["indicator", "weight", "standardise", "invert", "order"]
+        extra_kwargs = {"order": {"required": False}, "weight": {"required": False}}
+
+    def validate_weight(self, weight):
+        if weight is not None and weight <= 0:
+            raise serializers.ValidationError(
+                _("Das Gewicht muss größer als 0 sein (die Richtung kehrt „umkehren“ um).")
+            )
+        return weight
+
+
+class IndexClassSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = IndexClass
+        fields = ["label", "lower", "lower_inclusive", "upper", "upper_inclusive", "order"]
+        extra_kwargs = {"order": {"required": False}}
+
+
+class CompositeIndexSerializer(serializers.ModelSerializer):
+    """An index with its components and classes, written in one request (the
+    lists replace the stored ones: components are matched by indicator,
+    classes by label). Also the JSON format of ``manage.py compute_index
+    --definition``."""
+
+    scope_level = serializers.SlugRelatedField(slug_field="key", queryset=RegionLevel.objects.all())
+    scope_ancestor = serializers.SlugRelatedField(slug_field="code", queryset=Region.objects.all(), allow_null=True,
+                                                  required=False)
+    exclude_indicator = serializers.SlugRelatedField(slug_field="key", queryset=Indicator.objects.all(),
+                                                     allow_null=True, required=False)
+    result_indicator = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    components = IndexComponentSerializer(many=True)
+    classes = IndexClassSerializer(many=True, required=False)
+
+    class Meta:
+        model = CompositeIndex
+        fields = ["id", "key", "name", "description", "kind", "scope_level", "scope_ancestor", "exclude_indicator",
+                  "exclude_below", "restandardise", "result_indicator", "components", "classes", "created_at",
+                  "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def validate(self, attrs):
+        errors = {}
+        probe = copy.copy(self.instance) if self.instance is not None else CompositeIndex()
+        for name, value in attrs.items():
+            if name not in ("components", "classes"):
+                setattr(probe, name, value)
+        try:
+            probe.clean()
+        except DjangoValidationError as e:
+            errors.update(e.message_dict)
+        if "components" in attrs:
+            problems = component_problems(self.instance, [c["indicator"] for c in attrs["components"]])
+            if problems:
+                errors["components"] = problems
+        if "classes" in attrs:
+            problems = class_problems(attrs["classes"])
+            if problems:
+                errors["classes"] = problems
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+    def _save(self, instance, validated):
+        user = validated.pop("updated_by", None)
+        validated.pop("created_by", None)
+        components = validated.pop("components", None)
+        classes = validated.pop("classes", None)
+        if instance is None and classes is None:
+            classes = []
+        return save_definition(instance, validated, components, classes, user=user)
+
+    def create(self, validated):
+        return self._save(None, validated)
+
+    def update(self, instance, validated):
+        return self._save(instance, validated)
+
+
+class IndexResultSerializer(serializers.ModelSerializer):
+    region = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    region_name = serializers.CharField(source="region.name", read_only=True)
+
+    class Meta:
+        model = IndexResult
+        fields = ["region", "region_name", "period", "status", "value", "class_label", "weighted_sum", "reason",
+                  "missing", "inputs", "computed_at"]
+
+
+class IndexComputeSerializer(serializers.Serializer):
+    period = serializers.CharField(
+        max_length=10,
+        validators=[RegexValidator(PERIOD_REGEX, _("Zeitraum muss JJJJ, JJJJ-MM oder JJJJ-MM-TT sein."))],
+    )

@@ -1,17 +1,29 @@
+from django.db.models import Prefetch, ProtectedError, RestrictedError
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 
-from core.api.views import ScopedModelViewSet
+from core.api.views import InUse, ScopedModelViewSet
 from core.imports.base import import_now
 
-from ..filtersets import IndicatorFilterSet, IndicatorValueFilterSet, RegionFilterSet, RegionLevelFilterSet
-from ..models import Indicator, IndicatorValue, Region, RegionLevel
+from ..filtersets import (
+    CompositeIndexFilterSet,
+    IndexResultFilterSet,
+    IndicatorFilterSet,
+    IndicatorValueFilterSet,
+    RegionFilterSet,
+    RegionLevelFilterSet,
+)
+from ..indices import delete_index, enqueue_compute
+from ..models import CompositeIndex, IndexComponent, IndexResult, Indicator, IndicatorValue, Region, RegionLevel
 from ..services import delete_values
 from .renderers import GeoJSONRenderer
 from .serializers import (
+    CompositeIndexSerializer,
+    IndexComputeSerializer,
+    IndexResultSerializer,
     IndicatorSerializer,
     IndicatorValueRecordSerializer,
     IndicatorValueSerializer,
@@ -171,3 +183,76 @@ class IndicatorValueViewSet(ScopedModelViewSet):
             "error_count": run.error_count,
         }
         return Response(body, status=status.HTTP_200_OK if run.status == run.Status.SUCCEEDED else status.HTTP_400_BAD_REQUEST)
+
+
+class CompositeIndexViewSet(ScopedModelViewSet):
+    """Composite indices (Sozialindex): definitions with nested components and
+    classes; ``compute`` enqueues a computation, ``results`` lists them."""
+
+    model = CompositeIndex
+    serializer_class = CompositeIndexSerializer
+    filterset_class = CompositeIndexFilterSet
+    queryset = CompositeIndex.objects.all()
+    lookup_field = "key"
+
+    def get_queryset(self):
+        qs = super().get_queryset().select_related(
+            "scope_level", "scope_ancestor", "exclude_indicator", "result_indicator"
+        )
+        if self.action in ("compute", "results"):
+            return qs
+        return (
+            qs.prefetch_related(
+                Prefetch("components", queryset=IndexComponent.objects.select_related("indicator")), "classes"
+            )
+        )
+
+    def perform_destroy(self, instance):
+        try:
+            delete_index(instance)
+        except (ProtectedError, RestrictedError) as e:
+            used_by = sorted({f"{o._meta.verbose_name}: {o}" for o in list(e.args[1])[:5]})
+            raise InUse(
+                f"{instance.result_indicator} wird noch verwendet; der Index kann nicht gelöscht werden "
+                f"({'; '.join(used_by)})."
+            ) from e
+
+    @extend_schema(
+        request=IndexComputeSerializer,
+        responses={202: inline_serializer("IndexComputeQueued", {"index": serializers.CharField(),
+                                                                  "period": serializers.CharField(),
+                                                                  "status": serializers.CharField()})},
+    )
+    @action(detail=True, methods=["post"])
+    def compute(self, request, key=None):
+        """Enqueue the computation of the index for one period (planners)."""
+        index = self.get_object()
+        body = IndexComputeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        period = body.validated_data["period"]
+        enqueue_compute(index.pk, [period])
+        return Response({"index": index.key, "period": period, "status": "queued"}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("period", str, description="Zeitraum, z. B. 2020-12-31"),
+            OpenApiParameter("status", str, enum=["ok", "excluded", "missing"]),
+            OpenApiParameter("class_label", str, description="Klasse, z. B. mittel"),
+            OpenApiParameter("region", str, description="Raum (Schlüssel)"),
+            OpenApiParameter("region_ancestor", str, description="Räume innerhalb von (Schlüssel)"),
+        ],
+        responses=IndexResultSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], serializer_class=IndexResultSerializer)
+    def results(self, request, key=None):
+        """Results per region and period: value and class, or status ``excluded``
+        / ``missing`` with the reason (never a value of 0 instead)."""
+        index = self.get_object()
+        qs = IndexResult.objects.for_user(request.user).filter(index=index).select_related("region").order_by(
+            "period", "region__code"
+        )
+        filterset = IndexResultFilterSet(request.query_params, queryset=qs, request=request)
+        if not filterset.is_valid():
+            return Response(filterset.errors, status=status.HTTP_400_BAD_REQUEST)
+        page = self.paginate_queryset(filterset.qs)
+        return self.get_paginated_response(IndexResultSerializer(page, many=True).data)

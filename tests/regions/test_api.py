@@ -877,7 +877,7 @@ class TestSchemaAndDocs:
 
     def test_api_root_links_to_the_api(self, clients):
         body = clients["viewer"].get(f"{API}/").json()
-        assert set(body) == {"region-levels", "regions", "indicators", "indicator-values", "imports"}
+        assert {"region-levels", "regions", "indicators", "indicator-values", "imports"} <= set(body)
         for name, url in body.items():
             assert f"/api/v1/{name}/" in url, (name, url)
 
