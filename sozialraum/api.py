@@ -2,12 +2,25 @@
 
 from rest_framework.routers import DefaultRouter
 
+from budgets.api.views import AllocationRuleViewSet, AllocationRunViewSet, BudgetViewSet
+from core.api.fields_of_action import FieldOfActionViewSet
 from core.api.imports import ImportRunViewSet
-from regions.api.views import IndicatorValueViewSet, IndicatorViewSet, RegionLevelViewSet, RegionViewSet
+from regions.api.views import (
+    CompositeIndexViewSet,
+    IndicatorValueViewSet,
+    IndicatorViewSet,
+    RegionLevelViewSet,
+    RegionViewSet,
+)
 
 router = DefaultRouter()
 router.register("region-levels", RegionLevelViewSet, basename="region-level")
 router.register("regions", RegionViewSet, basename="region")
 router.register("indicators", IndicatorViewSet, basename="indicator")
 router.register("indicator-values", IndicatorValueViewSet, basename="indicator-value")
+router.register("indices", CompositeIndexViewSet, basename="composite-index")
 router.register("imports", ImportRunViewSet, basename="import-run")
+router.register("fields-of-action", FieldOfActionViewSet, basename="field-of-action")
+router.register("budgets", BudgetViewSet, basename="budget")
+router.register("allocation-rules", AllocationRuleViewSet, basename="allocation-rule")
+router.register("allocation-runs", AllocationRunViewSet, basename="allocation-run")

@@ -4,7 +4,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from core.access import Role
-from core.models import ImportRun
+from core.models import FieldOfAction, ImportRun
 from regions.models import Indicator, IndicatorValue, Region, RegionLevel, RoleAssignment
 
 
@@ -77,3 +77,17 @@ class ImportRunFactory(factory.django.DjangoModelFactory):
     original_name = factory.Sequence(lambda n: f"datei{n}.csv")
     created_by = None
     updated_by = factory.SelfAttribute("created_by")
+
+
+class FieldOfActionFactory(factory.django.DjangoModelFactory):
+    """A field of action (the German default set exists after migrate: its keys
+    are taken with get_or_create)."""
+
+    class Meta:
+        model = FieldOfAction
+        django_get_or_create = ("key",)
+
+    key = factory.Sequence(lambda n: f"feld-{n}")
+    name = factory.LazyAttribute(lambda o: f"Handlungsfeld {o.key}")
+    parent = None
+    legal_basis = ""

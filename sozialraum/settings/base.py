@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "pghistory",
     "core",
     "regions",
+    "budgets",
     "sozialraum",
 ]
 

@@ -1,0 +1,163 @@
+import copy
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+from rest_framework import serializers
+
+from core.access import Action
+from core.models import FieldOfAction
+from regions.models import Indicator, Region, RegionLevel
+
+from ..models import Allocation, AllocationRule, AllocationRun, Budget, RegionBound, RuleTerm
+
+
+class BudgetSerializer(serializers.ModelSerializer):
+    field = serializers.SlugRelatedField(slug_field="key", queryset=FieldOfAction.objects.all())
+    scope_region = serializers.SlugRelatedField(slug_field="code", queryset=Region.objects.all())
+    target_level = serializers.SlugRelatedField(slug_field="key", queryset=RegionLevel.objects.all())
+    part_amounts = serializers.SerializerMethodField()
+    adopted_run = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Budget
+        fields = ["id", "name", "fiscal_year", "field", "scope_region", "target_level", "total", "split_mode",
+                  "case_specific", "case_overarching", "preventive", "part_amounts", "status", "adopted_run",
+                  "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def get_adopted_run(self, obj) -> int | None:
+        if hasattr(obj, "adopted_run_id"):
+            return obj.adopted_run_id
+        run = obj.adopted_run
+        return run.pk if run else None
+
+    def get_part_amounts(self, obj) -> dict[str, str]:
+        return {k: str(v) for k, v in obj.part_amounts().items()}
+
+    def validate_scope_region(self, region):
+        user = self.context["request"].user
+        if not Region.objects.for_user(user, Action.CHANGE).filter(pk=region.pk).exists():
+            raise serializers.ValidationError(_("Keine Berechtigung für dieses Gebiet."))
+        return region
+
+    def validate(self, attrs):
+        budget = copy.copy(self.instance) if self.instance is not None else Budget()
+        for key, value in attrs.items():
+            setattr(budget, key, value)
+        try:
+            budget.clean()
+        except DjangoValidationError as e:
+            raise serializers.ValidationError(e.message_dict)
+        return attrs
+
+
+class RuleTermSerializer(serializers.ModelSerializer):
+    indicator = serializers.SlugRelatedField(slug_field="key", queryset=Indicator.objects.all(), allow_null=True,
+                                             required=False)
+    factor_indicator = serializers.SlugRelatedField(slug_field="key", queryset=Indicator.objects.all(),
+                                                    allow_null=True, required=False)
+
+    class Meta:
+        model = RuleTerm
+        fields = ["kind", "weight", "indicator", "factor_indicator", "period", "order"]
+
+    def validate(self, attrs):
+        if attrs.get("kind") != "equal" and not attrs.get("indicator"):
+            raise serializers.ValidationError({"indicator": _("Diese Art braucht einen Indikator.")})
+        return attrs
+
+
+class RegionBoundSerializer(serializers.ModelSerializer):
+    region = serializers.SlugRelatedField(slug_field="code", queryset=Region.objects.all())
+
+    class Meta:
+        model = RegionBound
+        fields = ["region", "floor", "cap"]
+
+    def validate(self, attrs):
+        if attrs.get("floor") is not None and attrs.get("cap") is not None and attrs["floor"] > attrs["cap"]:
+            raise serializers.ValidationError({"floor": _("Die Untergrenze muss unter der Obergrenze liegen.")})
+        return attrs
+
+
+class AllocationRuleSerializer(serializers.ModelSerializer):
+    """A rule with its terms and bounds, written as a whole (atomic)."""
+
+    terms = RuleTermSerializer(many=True)
+    bounds = RegionBoundSerializer(many=True, required=False)
+
+    class Meta:
+        model = AllocationRule
+        fields = ["id", "budget", "part", "base_amount", "missing", "description", "terms", "bounds"]
+
+    def validate_budget(self, budget):
+        user = self.context["request"].user
+        if not Budget.objects.for_user(user, Action.CHANGE).filter(pk=budget.pk).exists():
+            raise serializers.ValidationError(_("Keine Berechtigung für dieses Budget."))
+        return budget
+
+    def validate_terms(self, terms):
+        if not terms:
+            raise serializers.ValidationError(_("Mindestens eine Verteilungsgrundlage angeben."))
+        total = sum(t["weight"] for t in terms)
+        if total != 1:
+            raise serializers.ValidationError(_("Die Gewichte müssen zusammen 1 ergeben (sind %(sum)s).") % {"sum": total})
+        return terms
+
+    @transaction.atomic
+    def create(self, validated):
+        terms = validated.pop("terms")
+        bounds = validated.pop("bounds", [])
+        rule = AllocationRule.objects.create(**validated)
+        self._write_children(rule, terms, bounds)
+        return rule
+
+    @transaction.atomic
+    def update(self, rule, validated):
+        terms = validated.pop("terms", None)
+        bounds = validated.pop("bounds", None)
+        for k, v in validated.items():
+            setattr(rule, k, v)
+        rule.save()
+        if terms is not None:
+            rule.terms.all().delete()
+            self._write_children(rule, terms, [])
+        if bounds is not None:
+            rule.bounds.all().delete()
+            self._write_children(rule, [], bounds)
+        return rule
+
+    def _write_children(self, rule, terms, bounds):
+        user = self.context["request"].user
+        RuleTerm.objects.bulk_create(
+            [RuleTerm(rule=rule, created_by=user, updated_by=user, **t) for t in terms]
+        )
+        RegionBound.objects.bulk_create(
+            [RegionBound(rule=rule, created_by=user, updated_by=user, **b) for b in bounds]
+        )
+
+
+class AllocationSerializer(serializers.ModelSerializer):
+    region = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = Allocation
+        fields = ["region", "part", "amount", "breakdown", "bound"]
+
+
+class AllocationRunSerializer(serializers.ModelSerializer):
+    triggered_by = serializers.StringRelatedField()
+    allocations = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AllocationRun
+        fields = ["id", "budget", "status", "trigger", "triggered_by", "input_hash", "error", "created_at",
+                  "started_at", "finished_at", "snapshot", "allocations"]
+
+    def get_allocations(self, run) -> list[dict]:
+        """The allocations (detail view only; lists stay light)."""
+        view = self.context.get("view")
+        if view is None or getattr(view, "action", None) != "retrieve":
+            return []
+        return AllocationSerializer(run.allocations.all(), many=True).data

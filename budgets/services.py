@@ -1,0 +1,227 @@
+"""Budget workflows: gather a budget's inputs and run the allocation engine."""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from regions.models import IndicatorValue
+
+from . import engine
+from .choices import Part, RulePart, RunStatus, TermKind, Trigger
+from .models import Adoption, Allocation, AllocationRule, AllocationRun, Budget
+
+
+@dataclass
+class Computation:
+    """The outcome of allocating every part of a budget (not yet stored)."""
+
+    budget: Budget
+    parts: dict[str, engine.Result]
+    part_amounts: dict[str, Decimal]
+    #: the inputs used: {"periods": {indicator key: period}, "values": {indicator key: {region code: str(value)}}}
+    inputs: dict = field(default_factory=dict)
+
+    def totals(self) -> dict[str, Decimal]:
+        """Region code → amount over all parts."""
+        out: dict[str, Decimal] = {}
+        for result in self.parts.values():
+            for a in result.amounts:
+                out[a.code] = out.get(a.code, Decimal(0)) + a.amount
+        return out
+
+
+def rules_by_part(budget: Budget) -> dict[str, AllocationRule]:
+    """The rule each part follows: its own, else the rule for all parts."""
+    rules = {r.part: r for r in budget.rules.prefetch_related("terms__indicator", "terms__factor_indicator",
+                                                              "bounds__region")}
+    out = {}
+    for part in Part:
+        rule = rules.get(part.value) or rules.get(RulePart.ALL)
+        if rule is not None:
+            out[part.value] = rule
+    return out
+
+
+def compute(budget: Budget) -> Computation:
+    """Allocate every part with a non-zero amount. Raises engine.AllocationError
+    with a German message when the inputs do not allow it."""
+    regions = {r.pk: r.code for r in budget.target_regions().only("pk", "code")}
+    if not regions:
+        raise engine.AllocationError("Unter dem Gebiet liegen keine Räume der Verteilungsebene.")
+    rules = rules_by_part(budget)
+    part_amounts = budget.part_amounts()
+    indicator_ids = {
+        ind.pk
+        for rule in rules.values()
+        for term in rule.terms.all()
+        for ind in (term.indicator, term.factor_indicator)
+        if ind is not None
+    }
+    # one query for every value any rule needs, then the period per term
+    values: dict[tuple[int, str], dict[str, Decimal]] = {}
+    for ind_id, region_id, period, value in IndicatorValue.objects.filter(
+        indicator_id__in=indicator_ids, region_id__in=list(regions)
+    ).values_list("indicator_id", "region_id", "period", "value"):
+        values.setdefault((ind_id, period), {})[regions[region_id]] = value
+    latest = dict(
+        IndicatorValue.objects.filter(indicator_id__in=indicator_ids, region_id__in=list(regions))
+        .values("indicator_id").annotate(p=Max("period")).values_list("indicator_id", "p")
+    ) if indicator_ids else {}
+    inputs: dict = {"periods": {}, "values": {}}
+
+    def series(indicator, period):
+        period = period or latest.get(indicator.pk)
+        if period is None:
+            raise engine.AllocationError(f"Für „{indicator.name}“ gibt es in diesen Räumen keine Werte.")
+        found = values.get((indicator.pk, period), {})
+        inputs["periods"][indicator.key] = period
+        inputs["values"][indicator.key] = {code: str(v) for code, v in sorted(found.items())}
+        return {code: found.get(code) for code in regions.values()}
+
+    results = {}
+    for part_key, amount in part_amounts.items():
+        if amount == 0:
+            continue
+        rule = rules.get(part_key)
+        if rule is None:
+            raise engine.AllocationError(
+                f"Für den Teil „{Part(part_key).label}“ ({amount} €) gibt es keinen Verteilungsschlüssel."
+            )
+        terms = []
+        for term in rule.terms.all():
+            label = term.get_kind_display() if term.kind == TermKind.EQUAL else term.indicator.name
+            if term.kind == TermKind.EQUAL:
+                terms.append(engine.Term(engine.EQUAL, term.weight, label))
+            elif term.kind == TermKind.INDICATOR:
+                terms.append(engine.Term(engine.INDICATOR, term.weight, label, series(term.indicator, term.period)))
+            else:
+                factors = series(term.factor_indicator, term.period) if term.factor_indicator else None
+                if term.factor_indicator:
+                    label = f"{label} × {term.factor_indicator.name}"
+                terms.append(
+                    engine.Term(engine.PER_CAPITA, term.weight, label, series(term.indicator, term.period), factors)
+                )
+        bounds = list(rule.bounds.all())
+        results[part_key] = engine.allocate(
+            engine.Part(
+                amount=amount,
+                regions=sorted(regions.values()),
+                terms=terms,
+                base=rule.base_amount,
+                floors={b.region.code: b.floor for b in bounds if b.floor is not None},
+                caps={b.region.code: b.cap for b in bounds if b.cap is not None},
+                missing=rule.missing,
+            )
+        )
+    return Computation(budget=budget, parts=results, part_amounts=part_amounts, inputs=inputs)
+
+
+# --- Runs ---------------------------------------------------------------------------
+
+LOCK_NAMESPACE = 7401  # pg_advisory_xact_lock(namespace, budget id): one run per budget at a time
+
+
+def rule_snapshot(budget: Budget) -> dict:
+    """Everything about the budget and its rules that decides the allocation."""
+    rules = []
+    for part, rule in sorted(rules_by_part(budget).items()):
+        rules.append({
+            "part": part,
+            "rule": rule.part,
+            "base_amount": str(rule.base_amount),
+            "missing": rule.missing,
+            "terms": [
+                {"kind": t.kind, "weight": str(t.weight), "indicator": t.indicator.key if t.indicator else None,
+                 "factor_indicator": t.factor_indicator.key if t.factor_indicator else None, "period": t.period}
+                for t in rule.terms.all()
+            ],
+            "bounds": sorted(
+                [{"region": b.region.code, "floor": str(b.floor) if b.floor is not None else None,
+                  "cap": str(b.cap) if b.cap is not None else None} for b in rule.bounds.all()],
+                key=lambda b: b["region"],
+            ),
+        })
+    return {
+        "budget": {"total": str(budget.total), "parts": {k: str(v) for k, v in budget.part_amounts().items()},
+                   "scope_region": budget.scope_region.code, "target_level": budget.target_level.key},
+        "rules": rules,
+    }
+
+
+def _hash(data: dict) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def run_allocation(budget_id: int, trigger: str = Trigger.MANUAL, user_id: int | None = None) -> AllocationRun:
+    """Compute and store a run of the budget, unless a finished run with the same
+    inputs exists (then that one is returned). One run per budget at a time (an
+    advisory lock); the run and its allocations are written in one transaction,
+    so a run interrupted midway leaves nothing behind and is simply repeated."""
+    with transaction.atomic():
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, budget_id])
+        budget = Budget.objects.select_related("scope_region", "target_level").get(pk=budget_id)
+        started = timezone.now()
+        snapshot = rule_snapshot(budget)
+        try:
+            result = compute(budget)
+        except engine.AllocationError as e:
+            snapshot["error"] = str(e)
+            input_hash = _hash(snapshot)
+            latest = budget.runs.order_by("-created_at", "-pk").first()
+            if latest is not None and latest.status == RunStatus.FAILED and latest.input_hash == input_hash:
+                return latest
+            return AllocationRun.objects.create(
+                budget=budget, status=RunStatus.FAILED, trigger=trigger, triggered_by_id=user_id, snapshot=snapshot,
+                input_hash=input_hash, error=str(e), started_at=started, finished_at=timezone.now(),
+            )
+        snapshot["inputs"] = result.inputs
+        input_hash = _hash(snapshot)
+        existing = budget.runs.filter(status=RunStatus.SUCCEEDED, input_hash=input_hash).first()
+        if existing is not None:
+            return existing
+        run = AllocationRun.objects.create(
+            budget=budget, status=RunStatus.SUCCEEDED, trigger=trigger, triggered_by_id=user_id, snapshot=snapshot,
+            input_hash=input_hash, started_at=started, finished_at=timezone.now(),
+        )
+        region_ids = dict(budget.target_regions().values_list("code", "pk"))
+        Allocation.objects.bulk_create(
+            [
+                Allocation(run=run, region_id=region_ids[a.code], part=part, amount=a.amount,
+                           breakdown={k: str(v) for k, v in a.breakdown.items()}, bound=a.bound or "")
+                for part, part_result in result.parts.items()
+                for a in part_result.amounts
+            ],
+            batch_size=2000,
+        )
+        return run
+
+
+def request_recompute(budget_ids, trigger: str, user=None) -> None:
+    """Ask for a recompute once the current transaction commits. Triggers that
+    arrive together give runs with the same inputs; run_allocation turns all but
+    the first into no-ops (same input hash)."""
+    from .tasks import recompute_budget
+
+    user_id = getattr(user, "pk", None)
+    for budget_id in sorted(set(budget_ids)):
+        transaction.on_commit(
+            lambda b=budget_id: recompute_budget.apply_async(args=[b, trigger, user_id], countdown=RECOMPUTE_DELAY)
+        )
+
+
+RECOMPUTE_DELAY = 2  # seconds: lets a burst of changes settle into one run
+
+
+@transaction.atomic
+def adopt(run: AllocationRun, user) -> Adoption:
+    """Make a finished run the budget's current allocation; the adoption is
+    kept as a record (who, when)."""
+    if run.status != RunStatus.SUCCEEDED:
+        raise engine.AllocationError("Nur eine fertige Berechnung kann beschlossen werden.")
+    return Adoption.objects.create(budget_id=run.budget_id, run=run, adopted_by=user)

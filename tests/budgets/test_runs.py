@@ -1,0 +1,137 @@
+"""Allocation runs: stored with their inputs, idempotent by input hash, triggered
+by changes of budget, rule and indicator values."""
+
+from decimal import Decimal as D
+
+import pytest
+
+from budgets.choices import RulePart, RunStatus, SplitMode, TermKind, Trigger
+from budgets.models import Allocation, AllocationRule, AllocationRun, Budget, RuleTerm
+from budgets.services import adopt, run_allocation
+from core.imports.base import import_now
+from core.models import FieldOfAction
+from tests.conftest import client_for
+from tests.factories import IndicatorFactory, IndicatorValueFactory
+
+pytestmark = pytest.mark.django_db
+API = "/api/v1"
+
+
+@pytest.fixture
+def budget(tree, levels):
+    field = FieldOfAction.objects.get_or_create(key="test-feld", defaults={"name": "Testfeld"})[0]
+    need = IndicatorFactory(key="kinder", name="Kinder", rollup="none")
+    for code, value in (("P11", 1), ("P12", 1), ("P21", 2)):
+        IndicatorValueFactory(indicator=need, region=tree[code], period="2022", value=value)
+    budget = Budget.objects.create(name="Jugendhilfe", fiscal_year=2027, field=field, scope_region=tree["CITY"],
+                                   target_level=levels["planungsraum"], total=D("1000.00"),
+                                   split_mode=SplitMode.PERCENT, case_specific=D(70), case_overarching=D(10),
+                                   preventive=D(20))
+    rule = AllocationRule.objects.create(budget=budget, part=RulePart.ALL)
+    RuleTerm.objects.create(rule=rule, kind=TermKind.INDICATOR, weight=D(1), indicator=need)
+    return budget
+
+
+class TestRunAllocation:
+    def test_run_stores_allocations_and_inputs(self, budget):
+        run = run_allocation(budget.pk)
+        assert run.status == RunStatus.SUCCEEDED and run.input_hash
+        allocations = Allocation.objects.filter(run=run)
+        assert allocations.count() == 9  # 3 regions × 3 parts
+        assert sum(a.amount for a in allocations) == D("1000.00")
+        assert run.snapshot["inputs"]["values"]["kinder"] == {"P11": "1.000000", "P12": "1.000000",
+                                                              "P21": "2.000000"}
+        assert run.snapshot["budget"]["total"] == "1000.00"
+
+    def test_same_inputs_no_new_run(self, budget):
+        first = run_allocation(budget.pk)
+        assert run_allocation(budget.pk, Trigger.MANUAL).pk == first.pk
+        assert AllocationRun.objects.count() == 1
+
+    def test_changed_input_new_run_and_adopted_run_untouched(self, budget, tree, planner):
+        first = run_allocation(budget.pk)
+        adopt(first, planner)
+        budget.total = D("2000.00")
+        budget.save()
+        second = run_allocation(budget.pk, Trigger.BUDGET_CHANGE)
+        assert second.pk != first.pk
+        assert budget.adopted_run == first
+        assert sum(a.amount for a in second.allocations.all()) == D("2000.00")
+        assert sum(a.amount for a in first.allocations.all()) == D("1000.00")  # done runs are immutable
+
+    def test_failure_is_recorded_once_and_keeps_the_adopted_run(self, budget, planner):
+        good = run_allocation(budget.pk)
+        adopt(good, planner)
+        budget.rules.all().delete()
+        failed = run_allocation(budget.pk)
+        assert failed.status == RunStatus.FAILED and "Verteilungsschlüssel" in failed.error
+        assert run_allocation(budget.pk).pk == failed.pk  # the same failure is not recorded twice
+        assert budget.adopted_run == good
+
+    def test_adoptions_are_kept_as_a_record(self, budget, planner):
+        first = run_allocation(budget.pk)
+        adopt(first, planner)
+        budget.total = D("900.00")
+        budget.save()
+        second = run_allocation(budget.pk)
+        adopt(second, planner)
+        assert budget.adopted_run == second
+        assert [(a.run, a.adopted_by) for a in budget.adoptions.all()] == [(second, planner), (first, planner)]
+
+    def test_only_finished_runs_can_be_adopted(self, budget, planner):
+        budget.rules.all().delete()
+        failed = run_allocation(budget.pk)
+        with pytest.raises(Exception, match="fertige"):
+            adopt(failed, planner)
+
+
+class TestTriggers:
+    def test_indicator_import_triggers_one_run(self, budget, tree, eager_celery, django_capture_on_commit_callbacks):
+        run_allocation(budget.pk)
+        records = [{"region_code": "P21", "indicator": "kinder", "period": "2022", "value": "5"}]
+        with django_capture_on_commit_callbacks(execute=True):
+            assert import_now("indicator_values", records).status == "succeeded"
+        runs = list(AllocationRun.objects.order_by("pk"))
+        assert len(runs) == 2 and runs[-1].trigger == Trigger.INDICATOR_CHANGE
+        assert runs[-1].snapshot["inputs"]["values"]["kinder"]["P21"] == "5.000000"
+
+    def test_unrelated_indicator_triggers_nothing(self, budget, tree, eager_celery, django_capture_on_commit_callbacks):
+        IndicatorFactory(key="anderes")
+        with django_capture_on_commit_callbacks(execute=True):
+            import_now("indicator_values", [{"region_code": "P21", "indicator": "anderes", "period": "2022",
+                                             "value": "5"}])
+        assert AllocationRun.objects.count() == 0
+
+    def test_rule_change_through_the_api_triggers_a_run(self, budget, planner, eager_celery,
+                                                        django_capture_on_commit_callbacks):
+        rule = budget.rules.get()
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client_for(planner).patch(f"{API}/allocation-rules/{rule.pk}/", {"base_amount": "10.00"},
+                                                 format="json")
+        assert response.status_code == 200, response.json()
+        run = AllocationRun.objects.get()
+        assert run.trigger == Trigger.RULE_CHANGE and run.triggered_by == planner
+
+
+class TestRunApi:
+    def test_recompute_runs_and_adopt(self, budget, planner, viewer, eager_celery,
+                                      django_capture_on_commit_callbacks):
+        api = client_for(planner)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert api.post(f"{API}/budgets/{budget.pk}/recompute/").status_code == 202
+        run = AllocationRun.objects.get()
+        listing = api.get(f"{API}/allocation-runs/", {"budget": budget.pk}).json()
+        assert listing["count"] == 1 and listing["results"][0]["allocations"] == []
+        detail = api.get(f"{API}/allocation-runs/{run.pk}/").json()
+        assert len(detail["allocations"]) == 9
+        assert sum(D(a["amount"]) for a in detail["allocations"]) == D("1000.00")
+        assert client_for(viewer).post(f"{API}/budgets/{budget.pk}/adopt/", {"run": run.pk}).status_code == 403
+        response = api.post(f"{API}/budgets/{budget.pk}/adopt/", {"run": run.pk}, format="json")
+        assert response.status_code == 200
+        assert budget.adopted_run == run
+        assert response.json()["adopted_run"] == run.pk
+
+    def test_runs_are_read_only_and_hidden_from_anonymous(self, budget, planner):
+        run = run_allocation(budget.pk)
+        assert client_for(planner).delete(f"{API}/allocation-runs/{run.pk}/").status_code == 405
+        assert client_for(None).get(f"{API}/allocation-runs/").status_code in (401, 403)
