@@ -2,9 +2,9 @@
 its results as CSV.
 
     compute_index --definition regions/catalogues/berlin-status-index.json
-    compute_index mss-status-kontext --period 2020-12-31 --csv ergebnis.csv
-    compute_index mss-status-kontext --period 2020-12-31 --csv          # CSV to stdout
-    compute_index mss-status-kontext --all-periods
+    compute_index berlin-status-kontext --period 2020-12-31 --csv ergebnis.csv
+    compute_index berlin-status-kontext --period 2020-12-31 --csv          # CSV to stdout
+    compute_index berlin-status-kontext --all-periods
 """
 
 import csv

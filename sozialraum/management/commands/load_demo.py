@@ -5,17 +5,23 @@ the upload page and the API, on files shipped in sozialraum/demo_data/berlin/.
 """
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pghistory
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from budgets.choices import RulePart, RunStatus, SplitMode, TermKind
+from budgets.models import AllocationRule, Budget, RuleTerm
+from budgets.services import adopt, run_allocation
 from core.access import Role
 from core.imports.base import import_now
-from regions.models import Region, RoleAssignment
+from core.models import FieldOfAction
+from regions.models import Indicator, Region, RegionLevel, RoleAssignment
 from regions.services import upsert_indicators
 
 DATA = Path(__file__).resolve().parents[2] / "demo_data" / "berlin"
@@ -27,6 +33,14 @@ STEPS = [
     ("indicator_values", "mss_2021_kontext_plr.csv", "berlin-mss-2021"),
     ("boundaries", "bezirke.geojson", "berlin-bezirke-grenzen"),
     ("boundaries", "prognoseraeume_2021.geojson", "berlin-prognoseraeume-grenzen"),
+]
+
+CATALOGUES = Path(__file__).resolve().parents[3] / "regions" / "catalogues"
+# (definition, period): example indices computed for the demo
+INDICES = [
+    ("berlin-status-index.json", "2020-12-31"),
+    ("berlin-ew-unter18.json", "2022-06-30"),
+    ("berlin-bedarf-bezirke.json", "2020-12-31"),
 ]
 
 # username, role, region code (None = everywhere), description
@@ -63,8 +77,46 @@ class Command(BaseCommand):
                         self.stderr.write(f"  Zeile {e['line']}: {e['message']}")
                     raise CommandError(f"Demo-Import {name} abgelehnt ({run.error_count} Fehler)")
                 self.stdout.write(f"{name}: {self._fmt(run.summary)}")
+            for definition, period in INDICES:
+                call_command("compute_index", "--definition", str(CATALOGUES / definition), "--period", period,
+                             stdout=self.stdout)
+            self._budget()
             if not opts["no_users"]:
                 self._users()
+
+    @transaction.atomic
+    def _budget(self):
+        """A youth-welfare budget of 10 million € over the 12 Bezirke: 60 % by
+        residents under 18, 40 % by a need index; the preventive part half equal,
+        half by residents under 18, with a base per Bezirk. Computed and adopted."""
+        budget, created = Budget.objects.get_or_create(
+            name="Sozialraumbudget Jugendhilfe (Demo)", fiscal_year=2027, field=FieldOfAction.objects.get(key="kjh"),
+            scope_region=Region.objects.get(code="BE"),
+            defaults={"target_level": RegionLevel.objects.get(key="bezirk"), "total": Decimal("10000000.00"),
+                      "split_mode": SplitMode.PERCENT, "case_specific": Decimal("60"),
+                      "case_overarching": Decimal("25"), "preventive": Decimal("15")},
+        )
+        if created:
+            under18 = Indicator.objects.get(key="ew_unter18")
+            need = Indicator.objects.get(key="bedarf_kontext_bezirke")
+            general = AllocationRule.objects.create(
+                budget=budget, part=RulePart.ALL,
+                description="60 % nach Kindern und Jugendlichen, 40 % nach sozialer Lage (Bedarfsindex).",
+            )
+            RuleTerm.objects.create(rule=general, kind=TermKind.INDICATOR, weight=Decimal("0.6"), indicator=under18)
+            RuleTerm.objects.create(rule=general, kind=TermKind.INDICATOR, weight=Decimal("0.4"), indicator=need,
+                                    order=1)
+            preventive = AllocationRule.objects.create(
+                budget=budget, part=RulePart.PREVENTIVE, base_amount=Decimal("50000.00"),
+                description="Prävention: Sockel je Bezirk, dann je zur Hälfte gleich und nach Kindern und Jugendlichen.",
+            )
+            RuleTerm.objects.create(rule=preventive, kind=TermKind.EQUAL, weight=Decimal("0.5"))
+            RuleTerm.objects.create(rule=preventive, kind=TermKind.INDICATOR, weight=Decimal("0.5"), indicator=under18,
+                                    order=1)
+        run = run_allocation(budget.pk)
+        if budget.adopted_run is None and run.status == RunStatus.SUCCEEDED:
+            adopt(run, None)
+        self.stdout.write(f"Budget: {budget} – Berechnung #{run.pk} ({run.get_status_display()})")
 
     @staticmethod
     def _fmt(summary):
