@@ -5,7 +5,8 @@
 2. bench/gen.py: writes the region tree and the indicator values file to
    bench/out/ and imports the regions through the real importer;
 3. bench/import_values.py: import of the values file, re-import, plain COPY;
-4. bench/subtree.py: tree queries and a subtree move.
+4. bench/subtree.py: tree queries and a subtree move;
+5. bench/recompute.py: budget recompute per budget vs a numpy/COPY baseline.
 
 Results: printed tables and bench/out/results.json.
 
@@ -54,6 +55,7 @@ def main(argv=None) -> int:
     common.setup_django(allow_any_database=args.allow_any_database)
     import gen
     import import_values
+    import recompute
     import subtree
     from django.db import connection
 
@@ -105,6 +107,7 @@ def main(argv=None) -> int:
         keep_autovacuum=args.keep_autovacuum,
     )
     tree = subtree.run(size, runs=args.runs)
+    recompute.run(size, runs=5)
 
     elapsed = time.perf_counter() - started
     ok = imp["import"]["ok"] and imp["reimport"]["idempotent"] and tree["one_query_each"] and tree["move"]["consistent"]

@@ -27,6 +27,7 @@ regions R:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -93,15 +94,6 @@ class Result:
         return {a.code: a for a in self.amounts}
 
 
-def _frac(value) -> Fraction:
-    return Fraction(value) if not isinstance(value, Fraction) else value
-
-
-def _euros(value: Fraction) -> Decimal:
-    """A fraction of euros as a decimal for display (6 places)."""
-    return Decimal(round(value * 10**6)).scaleb(-6)
-
-
 def _check_money(name: str, value: Decimal) -> Fraction:
     if not isinstance(value, Decimal):
         raise AllocationError(f"{name} muss ein Decimal-Betrag sein, nicht {type(value).__name__}")
@@ -110,25 +102,60 @@ def _check_money(name: str, value: Decimal) -> Fraction:
     return Fraction(value)
 
 
-def _term_shares(term: Term, regions: list[str]) -> dict[str, Fraction]:
+def _scaled(values: list) -> list[int]:
+    """Exact integers proportional to ``values`` (one common scale)."""
+    if all(isinstance(v, Decimal) for v in values):
+        scale = max([0] + [-v.as_tuple().exponent for v in values if v.as_tuple().exponent < 0])
+        return [int(v.scaleb(scale)) for v in values]
+    fracs = [Fraction(v) for v in values]
+    common = math.lcm(*(f.denominator for f in fracs)) if fracs else 1
+    return [f.numerator * (common // f.denominator) for f in fracs]
+
+
+def _term_integers(term: Term, regions: list[str]) -> tuple[list[int], int]:
+    """A term's basis per region as exact integers X_r and their total T, so
+    that the term's share of region r is X_r / T."""
     if term.kind == EQUAL:
-        return {r: Fraction(1, len(regions)) for r in regions}
+        return [1] * len(regions), len(regions)
     if term.kind == INDICATOR:
-        raw = {r: _frac(term.values[r]) for r in regions}
+        xs = _scaled([term.values[r] for r in regions])
     elif term.kind == PER_CAPITA:
-        factors = term.factors
-        raw = {r: _frac(term.values[r]) * (_frac(factors[r]) if factors is not None else 1) for r in regions}
+        xs = _scaled([term.values[r] for r in regions])
+        if term.factors is not None:
+            xs = [x * f for x, f in zip(xs, _scaled([term.factors[r] for r in regions]), strict=True)]
     else:
         raise AllocationError(f"unbekannte Verteilungsart {term.kind!r}")
-    negative = sorted(r for r, v in raw.items() if v < 0)
+    negative = [r for r, x in zip(regions, xs, strict=True) if x < 0]
     if negative:
         raise AllocationError(
             f"{term.label or term.kind}: negative Werte sind als Verteilungsgrundlage nicht möglich ({', '.join(negative[:5])})"
         )
-    total = sum(raw.values())
+    total = sum(xs)
     if total == 0:
         raise AllocationError(f"{term.label or term.kind}: die Summe der Werte ist 0 – nichts zu verteilen")
-    return {r: v / total for r, v in raw.items()}
+    return xs, total
+
+
+def _shares(terms, weights: list[Fraction], regions: list[str]):
+    """Shares s_r = N_r / D over one common denominator (exact integers), and
+    per term the multiplier m_k and values X_rk with w_k·X_rk/T_k = m_k·X_rk/D."""
+    bases = [_term_integers(t, regions) for t in terms]
+    denom = 1
+    for w, (_, total) in zip(weights, bases, strict=True):
+        if w:
+            denom = math.lcm(denom, w.denominator * total)
+    multipliers = [denom // (w.denominator * total) * w.numerator for w, (_, total) in zip(weights, bases, strict=True)]
+    numerators = [0] * len(regions)
+    for m, (xs, _) in zip(multipliers, bases, strict=True):
+        if m:
+            numerators = [n + m * x for n, x in zip(numerators, xs, strict=True)]
+    return numerators, denom, multipliers, [xs for xs, _ in bases]
+
+
+def _micro(num: int, den: int) -> Decimal:
+    """num/den euros-in-cents as a decimal euro amount with 6 places (half up)."""
+    micro = (2 * num * 10**4 + den) // (2 * den)
+    return Decimal(micro).scaleb(-6)
 
 
 def _missing_inputs(term: Term, region: str) -> list[str]:
@@ -221,34 +248,42 @@ def allocate(part: Part) -> Result:
             f"Sockelbetrag {part.base} × {len(included)} Räume ist höher als der Betrag {part.amount}"
         )
 
-    term_shares = [_term_shares(t, included) for t in part.terms]
-    shares = {r: sum((w * ts[r] for w, ts in zip(weights, term_shares, strict=True)), Fraction(0)) for r in included}
+    numerators, denom, multipliers, values = _shares(part.terms, weights, included)
     lo = {r: _check_money(f"Untergrenze {r}", part.floors[r]) for r in included if part.floors.get(r) is not None}
     hi = {r: _check_money(f"Obergrenze {r}", part.caps[r]) for r in included if part.caps.get(r) is not None}
     for r in included:
         if r in lo and r in hi and lo[r] > hi[r]:
             raise AllocationError(f"Raum {r}: Untergrenze {part.floors[r]} liegt über der Obergrenze {part.caps[r]}")
-    lam = _solve_lambda(base, shares, lo, hi, amount)
+    shares = {r: Fraction(n, denom) for r, n in zip(included, numerators, strict=True)}
+    if lo or hi:
+        lam = _solve_lambda(base, shares, lo, hi, amount)
+    else:
+        lam = amount - base * len(included)  # Σ s_r = 1: everything above the base is shared
 
-    exact: dict[str, Fraction] = {}
+    # Everything in cents over one common denominator Q, in integers.
+    q = lam.denominator * denom
+    base_cents = int(base * 100)
+    linear = [base_cents * q + 100 * lam.numerator * n for n in numerators]
+    clamped = list(linear)
     bounds: dict[str, str | None] = {}
-    for r in included:
-        linear = base + lam * shares[r]
-        exact[r] = _clamp(linear, lo.get(r), hi.get(r))
-        bounds[r] = None if exact[r] == linear else ("floor" if exact[r] > linear else "cap")
-    cents = _round_to_cents(exact, amount)
+    for i, r in enumerate(included):
+        bounds[r] = None
+        if r in lo and clamped[i] < int(lo[r] * 100) * q:
+            clamped[i], bounds[r] = int(lo[r] * 100) * q, "floor"
+        if r in hi and clamped[i] > int(hi[r] * 100) * q:
+            clamped[i], bounds[r] = int(hi[r] * 100) * q, "cap"
+    cents = _round_to_cents(included, clamped, q, int(amount * 100))
 
     amounts = []
-    for r in included:
-        linear = base + lam * shares[r]
-        breakdown = {"Sockel": _euros(base)}
-        for t, w, ts in zip(part.terms, weights, term_shares, strict=True):
-            breakdown[t.label or t.kind] = _euros(lam * w * ts[r])
-        if exact[r] != linear:
-            breakdown["Begrenzung"] = _euros(exact[r] - linear)
-        rounding = Fraction(cents[r], 100) - exact[r]
+    for i, r in enumerate(included):
+        breakdown = {"Sockel": _micro(base_cents, 1)}
+        for t, m, xs in zip(part.terms, multipliers, values, strict=True):
+            breakdown[t.label or t.kind] = _micro(100 * lam.numerator * m * xs[i], q)
+        if clamped[i] != linear[i]:
+            breakdown["Begrenzung"] = _micro(clamped[i] - linear[i], q)
+        rounding = cents[r] * q - clamped[i]
         if rounding:
-            breakdown["Rundung"] = _euros(rounding)
+            breakdown["Rundung"] = _micro(rounding, q)
         amounts.append(
             RegionAmount(
                 code=r, amount=Decimal(cents[r]).scaleb(-2), breakdown=breakdown, share=shares[r], bound=bounds[r]
@@ -257,15 +292,14 @@ def allocate(part: Part) -> Result:
     return Result(amounts=amounts, excluded=excluded, lam=lam)
 
 
-def _round_to_cents(exact: dict[str, Fraction], amount: Fraction) -> dict[str, int]:
-    """Floor each amount to the cent; hand out the leftover cents by largest
-    remainder, ties by region code ascending."""
-    target = int(amount * 100)
-    floored = {r: (a * 100).numerator // (a * 100).denominator for r, a in exact.items()}
-    remainders = {r: a * 100 - floored[r] for r, a in exact.items()}
+def _round_to_cents(codes: list[str], exact: list[int], q: int, target: int) -> dict[str, int]:
+    """``exact``: amounts in cents × q. Floor each to the cent; hand out the
+    leftover cents by largest remainder, ties by region code ascending."""
+    floored = {r: e // q for r, e in zip(codes, exact, strict=True)}
+    remainders = {r: e - floored[r] * q for r, e in zip(codes, exact, strict=True)}
     leftover = target - sum(floored.values())
-    if not 0 <= leftover <= len(exact):  # pragma: no cover - guaranteed by the exact sum
+    if not 0 <= leftover <= len(codes):  # pragma: no cover - guaranteed by the exact sum
         raise AllocationError("Rundungsfehler: die exakten Beträge ergeben nicht den Gesamtbetrag")
-    for r in sorted(exact, key=lambda code: (-remainders[code], code))[:leftover]:
+    for r in sorted(codes, key=lambda code: (-remainders[code], code))[:leftover]:
         floored[r] += 1
     return floored
