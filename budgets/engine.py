@@ -218,7 +218,9 @@ def _solve_lambda(base: Fraction, shares: dict[str, Fraction], lo: dict, hi: dic
     return lam + (amount - value) / slope
 
 
-def allocate(part: Part) -> Result:
+def allocate(part: Part, cache: dict | None = None) -> Result:
+    """Allocate one part. ``cache``: a dict shared by calls whose parts use the
+    same Term objects (the shares are then computed once)."""
     amount = _check_money("Betrag", part.amount)
     base = _check_money("Sockelbetrag", part.base)
     if amount < 0 or base < 0:
@@ -248,7 +250,13 @@ def allocate(part: Part) -> Result:
             f"Sockelbetrag {part.base} × {len(included)} Räume ist höher als der Betrag {part.amount}"
         )
 
-    numerators, denom, multipliers, values = _shares(part.terms, weights, included)
+    key = (tuple(id(t) for t in part.terms), tuple(included))
+    if cache is not None and key in cache:
+        numerators, denom, multipliers, values = cache[key]
+    else:
+        numerators, denom, multipliers, values = _shares(part.terms, weights, included)
+        if cache is not None:
+            cache[key] = (numerators, denom, multipliers, values)
     lo = {r: _check_money(f"Untergrenze {r}", part.floors[r]) for r in included if part.floors.get(r) is not None}
     hi = {r: _check_money(f"Obergrenze {r}", part.caps[r]) for r in included if part.caps.get(r) is not None}
     for r in included:

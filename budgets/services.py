@@ -3,17 +3,18 @@
 import hashlib
 import json
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Sum
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from regions.models import IndicatorValue
 
 from . import engine
 from .choices import Part, RulePart, RunStatus, TermKind, Trigger
-from .models import Adoption, Allocation, AllocationRule, AllocationRun, Budget
+from .models import Adoption, Allocation, AllocationRule, AllocationRun, Budget, Expenditure
 
 
 @dataclass
@@ -83,15 +84,7 @@ def compute(budget: Budget) -> Computation:
         inputs["values"][indicator.key] = {code: str(v) for code, v in sorted(found.items())}
         return {code: found.get(code) for code in regions.values()}
 
-    results = {}
-    for part_key, amount in part_amounts.items():
-        if amount == 0:
-            continue
-        rule = rules.get(part_key)
-        if rule is None:
-            raise engine.AllocationError(
-                f"Für den Teil „{Part(part_key).label}“ ({amount} €) gibt es keinen Verteilungsschlüssel."
-            )
+    def terms_of(rule) -> list[engine.Term]:
         terms = []
         for term in rule.terms.all():
             label = term.get_kind_display() if term.kind == TermKind.EQUAL else term.indicator.name
@@ -106,17 +99,33 @@ def compute(budget: Budget) -> Computation:
                 terms.append(
                     engine.Term(engine.PER_CAPITA, term.weight, label, series(term.indicator, term.period), factors)
                 )
+        return terms
+
+    results = {}
+    terms_by_rule: dict[int, list[engine.Term]] = {}
+    cache: dict = {}  # parts under the same rule share their shares
+    for part_key, amount in part_amounts.items():
+        if amount == 0:
+            continue
+        rule = rules.get(part_key)
+        if rule is None:
+            raise engine.AllocationError(
+                f"Für den Teil „{Part(part_key).label}“ ({amount} €) gibt es keinen Verteilungsschlüssel."
+            )
+        if rule.pk not in terms_by_rule:
+            terms_by_rule[rule.pk] = terms_of(rule)
         bounds = list(rule.bounds.all())
         results[part_key] = engine.allocate(
             engine.Part(
                 amount=amount,
                 regions=sorted(regions.values()),
-                terms=terms,
+                terms=terms_by_rule[rule.pk],
                 base=rule.base_amount,
                 floors={b.region.code: b.floor for b in bounds if b.floor is not None},
                 caps={b.region.code: b.cap for b in bounds if b.cap is not None},
                 missing=rule.missing,
-            )
+            ),
+            cache=cache,
         )
     return Computation(budget=budget, parts=results, part_amounts=part_amounts, inputs=inputs)
 
@@ -225,3 +234,78 @@ def adopt(run: AllocationRun, user) -> Adoption:
     if run.status != RunStatus.SUCCEEDED:
         raise engine.AllocationError("Nur eine fertige Berechnung kann beschlossen werden.")
     return Adoption.objects.create(budget_id=run.budget_id, run=run, adopted_by=user)
+
+
+# --- Utilisation (spent against allocated) -------------------------------------------
+
+_NOT_SET = object()
+CENT = Decimal("0.01")
+TENTH = Decimal("0.1")
+
+
+def _percent(spent: Decimal, allocated: Decimal | None) -> Decimal | None:
+    if not allocated:
+        return None
+    return (spent * 100 / allocated).quantize(TENTH, rounding=ROUND_HALF_UP)
+
+
+def utilisation(budget: Budget, adopted_run_id=_NOT_SET) -> dict:
+    """Spent against allocated per region and part, and spent per month of the
+    fiscal year. Allocated comes from the adopted run (None when there is none).
+    Two queries (allocations, expenditures grouped by region, part and month),
+    one more when ``adopted_run_id`` is not given (``with_adopted_run``)."""
+    if adopted_run_id is _NOT_SET:
+        adopted_run_id = getattr(budget, "adopted_run_id", _NOT_SET)
+        if adopted_run_id is _NOT_SET:
+            run = budget.adopted_run
+            adopted_run_id = run.pk if run else None
+    regions: dict[int, tuple[str, str]] = {}
+    allocated: dict[tuple[int, str], Decimal] = {}
+    if adopted_run_id is not None:
+        for region_id, code, name, part, amount in Allocation.objects.filter(run_id=adopted_run_id).values_list(
+            "region_id", "region__code", "region__name", "part", "amount"
+        ):
+            regions[region_id] = (code, name)
+            allocated[(region_id, part)] = amount
+    spent: dict[tuple[int, str], Decimal] = {}
+    months = {m: Decimal("0.00") for m in range(1, 13)}
+    rows = (
+        Expenditure.objects.filter(budget=budget)
+        .values("region_id", "region__code", "region__name", "part", month=TruncMonth("booking_date"))
+        .annotate(total=Sum("amount"))
+        .order_by()
+        .values_list("region_id", "region__code", "region__name", "part", "month", "total")
+    )
+    for region_id, code, name, part, month, total in rows:
+        regions.setdefault(region_id, (code, name))
+        spent[(region_id, part)] = spent.get((region_id, part), Decimal("0.00")) + total
+        if month.year == budget.fiscal_year:
+            months[month.month] += total
+
+    out_rows = []
+    for region_id, (code, name) in sorted(regions.items(), key=lambda kv: kv[1][0]):
+        for part in Part:
+            alloc = None if adopted_run_id is None else allocated.get((region_id, part.value), Decimal("0.00"))
+            s = spent.get((region_id, part.value), Decimal("0.00"))
+            out_rows.append({
+                "region": code, "region_name": name, "part": part.value,
+                "allocated": alloc, "spent": s, "remaining": None if alloc is None else alloc - s,
+                "percent": _percent(s, alloc),
+            })
+    total_alloc = None if adopted_run_id is None else sum(allocated.values(), Decimal("0.00"))
+    total_spent = sum(spent.values(), Decimal("0.00"))
+    return {
+        "budget": budget.pk,
+        "fiscal_year": budget.fiscal_year,
+        "adopted_run": adopted_run_id,
+        "note": "" if adopted_run_id is not None else (
+            "Es gibt noch keinen Verteilungsbeschluss: zugewiesene Beträge fehlen (allocated = null)."
+        ),
+        "rows": out_rows,
+        "totals": {
+            "allocated": total_alloc, "spent": total_spent,
+            "remaining": None if total_alloc is None else total_alloc - total_spent,
+            "percent": _percent(total_spent, total_alloc),
+        },
+        "months": [{"month": f"{budget.fiscal_year}-{m:02d}", "spent": v} for m, v in months.items()],
+    }
