@@ -30,9 +30,7 @@ def _ensure_indicators(leaf_ids: list[int], period: str) -> list[int]:
     plus copies (scaled) of them, inserted with one SQL statement each."""
     from django.db import connection
 
-    from regions.models import Indicator
-
-    from regions.models import IndicatorValue
+    from regions.models import Indicator, IndicatorValue
 
     negative = IndicatorValue.objects.filter(value__lt=0).values("indicator_id")
     base = list(Indicator.objects.exclude(key__startswith="bench_extra_").exclude(pk__in=negative).order_by("key"))

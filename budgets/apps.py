@@ -7,4 +7,8 @@ class BudgetsConfig(AppConfig):
     verbose_name = _("Sozialraumbudgets")
 
     def ready(self):
-        from . import receivers  # noqa: F401 - connects the signal receivers
+        from core.imports.registry import register
+
+        from . import importers, receivers  # noqa: F401 - receivers connects the signal receivers
+
+        register(importers.ExpenditureImporter)

@@ -51,3 +51,7 @@ class Trigger(models.TextChoices):
     BUDGET_CHANGE = "budget_change", _("Budget geändert")
     RULE_CHANGE = "rule_change", _("Verteilungsschlüssel geändert")
     INDICATOR_CHANGE = "indicator_change", _("Indikatorwerte geändert")
+
+
+#: Suggested expenditure categories (the field is free text; forms may offer these).
+EXPENDITURE_CATEGORIES = (_("Personal"), _("Sachkosten"), _("Honorare"))

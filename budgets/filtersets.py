@@ -1,9 +1,12 @@
 import django_filters
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from rest_framework.exceptions import ValidationError
 
 from regions.filtersets import SubtreeFilter
 
-from .models import AllocationRule, Budget
+from .choices import Part
+from .models import AllocationRule, Budget, Expenditure
 
 
 class BudgetFilterSet(django_filters.FilterSet):
@@ -22,3 +25,26 @@ class AllocationRuleFilterSet(django_filters.FilterSet):
     class Meta:
         model = AllocationRule
         fields = ["budget", "part"]
+
+
+class ExpenditureFilterSet(django_filters.FilterSet):
+    budget = django_filters.NumberFilter(field_name="budget_id", label=_("Budget"))
+    region = django_filters.CharFilter(field_name="region__code", label=_("Raum (Schlüssel)"))
+    region_ancestor = SubtreeFilter(field_prefix="region__", label=_("Raum innerhalb von (Schlüssel)"))
+    part = django_filters.ChoiceFilter(choices=Part.choices, label=_("Teil"))
+    category = django_filters.CharFilter(field_name="category", lookup_expr="iexact", label=_("Kostenart"))
+    booking_date = django_filters.DateFromToRangeFilter(label=_("Buchungsdatum von … bis"))
+    month = django_filters.CharFilter(method="filter_month", label=_("Monat (JJJJ-MM)"))
+
+    class Meta:
+        model = Expenditure
+        fields = ["budget", "region", "region_ancestor", "part", "category", "booking_date", "month"]
+
+    def filter_month(self, qs, name, value):
+        value = (value or "").strip()
+        if not value:
+            return qs
+        year, _sep, month = value.partition("-")
+        if not (year.isdigit() and month.isdigit() and 1 <= int(month) <= 12):
+            raise ValidationError({"month": [gettext("Monat im Format JJJJ-MM angeben, z. B. 2027-03.")]})
+        return qs.filter(booking_date__year=int(year), booking_date__month=int(month))

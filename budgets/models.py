@@ -327,3 +327,64 @@ class Adoption(models.Model):
 
     def __str__(self):
         return f"{self.budget}: #{self.run_id}"
+
+
+# --- Expenditures (Ist-Ausgaben) ---------------------------------------------------
+
+
+class ExpenditureQuerySet(ScopedQuerySet):
+    """Expenditures are seen with their budget and changed by planners who may
+    change the budget."""
+
+    def user_scope(self, user, action):
+        return self.filter(budget__in=Budget.objects.for_user(user, action))
+
+    def can_add(self, user):
+        return has_role(user, Role.PLANNER)
+
+
+@audited()
+class Expenditure(TimeStampedModel):
+    """An actual expenditure (Ist-Ausgabe) booked against a budget for one of its
+    target regions and one part."""
+
+    budget = models.ForeignKey(Budget, verbose_name=_("Budget"), on_delete=models.CASCADE,
+                               related_name="expenditures")
+    region = models.ForeignKey(Region, verbose_name=_("Raum"), on_delete=models.PROTECT, related_name="+")
+    # Free text until organisations (Träger) arrive in a later issue; then a
+    # foreign key to the organisation replaces or complements it.
+    recipient = models.CharField(_("Empfänger"), max_length=200, blank=True)
+    part = models.CharField(_("Teil"), max_length=20, choices=Part.choices)
+    category = models.CharField(_("Kostenart"), max_length=100,
+                                help_text=_("z. B. Personal, Sachkosten, Honorare"))
+    booking_date = models.DateField(_("Buchungsdatum"))
+    amount = models.DecimalField(_("Betrag (EUR)"), **MONEY,
+                                 help_text=_("Negativ für Erstattungen; nicht 0."))
+    text = models.CharField(_("Buchungstext"), max_length=500, blank=True)
+
+    objects = ExpenditureQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-booking_date", "-pk"]
+        verbose_name = _("Ausgabe")
+        verbose_name_plural = _("Ausgaben")
+        indexes = [models.Index(fields=["budget", "region", "part"], name="expenditure_budget_region_part")]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(amount=0), name="expenditure_amount_not_zero",
+                                   violation_error_message=_("Der Betrag darf nicht 0 sein.")),
+            models.CheckConstraint(condition=~models.Q(category=""), name="expenditure_category_not_empty",
+                                   violation_error_message=_("Die Kostenart fehlt.")),
+        ]
+
+    def __str__(self):
+        return f"{self.booking_date} {self.region_id} {self.part}: {self.amount}"
+
+    def clean(self):
+        super().clean()
+        if self.amount is not None and self.amount == 0:
+            raise ValidationError({"amount": _("Der Betrag darf nicht 0 sein.")})
+        if self.budget_id and self.region_id and not self.budget.target_regions().filter(pk=self.region_id).exists():
+            raise ValidationError({"region": _("Der Raum gehört nicht zu den Räumen, auf die das Budget verteilt wird.")})
+        if self.budget_id and self.booking_date and self.booking_date.year != self.budget.fiscal_year:
+            raise ValidationError({"booking_date": _("Das Buchungsdatum liegt nicht im Haushaltsjahr %(year)s.")
+                                   % {"year": self.budget.fiscal_year}})

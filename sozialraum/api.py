@@ -2,7 +2,13 @@
 
 from rest_framework.routers import DefaultRouter
 
-from budgets.api.views import AllocationRuleViewSet, AllocationRunViewSet, BudgetViewSet
+from budgets.api.views import (
+    AllocationRuleViewSet,
+    AllocationRunViewSet,
+    BudgetUtilisationViewSet,
+    BudgetViewSet,
+    ExpenditureViewSet,
+)
 from core.api.fields_of_action import FieldOfActionViewSet
 from core.api.imports import ImportRunViewSet
 from regions.api.views import (
@@ -21,6 +27,9 @@ router.register("indicator-values", IndicatorValueViewSet, basename="indicator-v
 router.register("indices", CompositeIndexViewSet, basename="composite-index")
 router.register("imports", ImportRunViewSet, basename="import-run")
 router.register("fields-of-action", FieldOfActionViewSet, basename="field-of-action")
+# Only adds budgets/{id}/utilisation/; registered first so the API root keeps listing budgets.
+router.register("budgets", BudgetUtilisationViewSet, basename="budget-utilisation")
 router.register("budgets", BudgetViewSet, basename="budget")
 router.register("allocation-rules", AllocationRuleViewSet, basename="allocation-rule")
 router.register("allocation-runs", AllocationRunViewSet, basename="allocation-run")
+router.register("expenditures", ExpenditureViewSet, basename="expenditure")

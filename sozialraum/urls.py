@@ -9,6 +9,7 @@ urlpatterns = [
     path("health/", health.health, name="health"),
     path("", include("core.urls")),
     path("raeume/", include("regions.urls")),
+    path("budgets/", include("budgets.urls")),
     # Namespaced so that API route names (region-list, …) never shadow the pages'.
     path("api/v1/", include((api.router.urls, "api"))),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),

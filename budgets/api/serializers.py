@@ -9,7 +9,7 @@ from core.access import Action
 from core.models import FieldOfAction
 from regions.models import Indicator, Region, RegionLevel
 
-from ..models import Allocation, AllocationRule, AllocationRun, Budget, RegionBound, RuleTerm
+from ..models import Allocation, AllocationRule, AllocationRun, Budget, Expenditure, RegionBound, RuleTerm
 
 
 class BudgetSerializer(serializers.ModelSerializer):
@@ -161,3 +161,32 @@ class AllocationRunSerializer(serializers.ModelSerializer):
         if view is None or getattr(view, "action", None) != "retrieve":
             return []
         return AllocationSerializer(run.allocations.all(), many=True).data
+
+
+class ExpenditureSerializer(serializers.ModelSerializer):
+    """An expenditure; the region by its code, which must lie in the budget's
+    target regions; the budget must be one the user may change."""
+
+    region = serializers.SlugRelatedField(slug_field="code", queryset=Region.objects.all())
+
+    class Meta:
+        model = Expenditure
+        fields = ["id", "budget", "region", "part", "category", "booking_date", "amount", "text", "recipient",
+                  "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def validate_budget(self, budget):
+        user = self.context["request"].user
+        if not Budget.objects.for_user(user, Action.CHANGE).filter(pk=budget.pk).exists():
+            raise serializers.ValidationError(_("Keine Berechtigung für dieses Budget."))
+        return budget
+
+    def validate(self, attrs):
+        expenditure = copy.copy(self.instance) if self.instance is not None else Expenditure()
+        for key, value in attrs.items():
+            setattr(expenditure, key, value)
+        try:
+            expenditure.clean()
+        except DjangoValidationError as e:
+            raise serializers.ValidationError(e.message_dict)
+        return attrs

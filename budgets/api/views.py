@@ -1,17 +1,22 @@
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.access import Action
-from core.api.views import ScopedModelViewSet, ScopedReadOnlyViewSet
+from core.api.views import ScopedModelViewSet, ScopedReadOnlyViewSet, ScopedViewSetMixin
 
 from ..choices import Trigger
 from ..engine import AllocationError
-from ..filtersets import AllocationRuleFilterSet, BudgetFilterSet
-from ..models import AllocationRule, AllocationRun, Budget
-from ..services import adopt, compute, request_recompute
-from .serializers import AllocationRuleSerializer, AllocationRunSerializer, BudgetSerializer
+from ..filtersets import AllocationRuleFilterSet, BudgetFilterSet, ExpenditureFilterSet
+from ..models import AllocationRule, AllocationRun, Budget, Expenditure
+from ..services import adopt, compute, request_recompute, utilisation
+from .serializers import (
+    AllocationRuleSerializer,
+    AllocationRunSerializer,
+    BudgetSerializer,
+    ExpenditureSerializer,
+)
 
 Preview = inline_serializer(
     "AllocationPreview",
@@ -141,3 +146,55 @@ class AllocationRunViewSet(ScopedReadOnlyViewSet):
         if self.action == "retrieve":
             qs = qs.prefetch_related("allocations__region")
         return qs
+
+
+class ExpenditureViewSet(ScopedModelViewSet):
+    """Actual expenditures (Ist-Ausgaben) of budgets."""
+
+    model = Expenditure
+    queryset = Expenditure.objects.all()
+    serializer_class = ExpenditureSerializer
+    filterset_class = ExpenditureFilterSet
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("region")
+
+
+Utilisation = inline_serializer(
+    "BudgetUtilisation",
+    {
+        "budget": serializers.IntegerField(),
+        "fiscal_year": serializers.IntegerField(),
+        "adopted_run": serializers.IntegerField(allow_null=True),
+        "note": serializers.CharField(),
+        "rows": serializers.ListField(child=serializers.DictField()),
+        "totals": serializers.DictField(),
+        "months": serializers.ListField(child=serializers.DictField()),
+    },
+)
+
+
+class BudgetUtilisationViewSet(ScopedViewSetMixin, viewsets.GenericViewSet):
+    """``GET /budgets/{id}/utilisation/`` (registered under the budgets prefix;
+    it adds only this route)."""
+
+    model = Budget
+    queryset = Budget.objects.all()
+    serializer_class = BudgetSerializer
+    pagination_class = None
+    filter_backends = []
+
+    def get_queryset(self):
+        return super().get_queryset().with_adopted_run()
+
+    @extend_schema(responses={200: Utilisation})
+    @action(detail=True, methods=["get"])
+    def utilisation(self, request, pk=None):
+        """Spent against allocated (from the adopted run) per region and part,
+        and spent per month of the fiscal year; amounts as exact decimal strings."""
+        data = utilisation(self.get_object())
+        for row in [*data["rows"], data["totals"], *data["months"]]:
+            for key in ("allocated", "spent", "remaining", "percent"):
+                if key in row and row[key] is not None:
+                    row[key] = str(row[key])
+        return Response(data)

@@ -140,8 +140,9 @@ class TestNavigation:
         assert 'href="#inhalt"' in html and 'id="inhalt"' in html
         for tag in ("<header", "<nav", "<main", "<footer"):
             assert tag in html
-        for area in ("Angebote", "Kooperation", "Finanzen"):
+        for area in ("Angebote", "Kooperation"):
             assert re.search(rf'<span class="main-nav__heading" aria-disabled="true">{area} ', html)
+        assert '<a class="main-nav__heading" href="/budgets/">Finanzen</a>' in html  # no longer planned
         assert "(folgt)" in html
         assert "dl-de/by-2-0" in html
         # logout is a POST form with a CSRF token

@@ -1,0 +1,409 @@
+"""Pages of the budgets app: the list of social-space budgets, one budget with
+its rules, allocation and runs, and "Wie wird gerechnet?" (German UI).
+
+Thin views: rows come from ``for_user`` through the core base views, the list
+filters with the API's FilterSet, recompute and adoption go through
+``services``. The explanation reads the run's stored snapshot and allocations,
+never a fresh computation, so it explains exactly what was computed.
+"""
+
+from decimal import Decimal
+from fractions import Fraction
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch
+from django.http import Http404
+from django.shortcuts import redirect
+from django.utils.formats import number_format
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django.views import View
+
+from core.access import Action
+from core.views import ScopedDetailView, ScopedListView, history_rows
+from regions.models import Indicator
+from regions.views import format_period
+
+from . import engine, services
+from .choices import BudgetStatus, MissingPolicy, Part, RulePart, RunStatus, TermKind, Trigger
+from .filtersets import BudgetFilterSet
+from .models import Allocation, AllocationRule, AllocationRun, Budget, RegionBound, RuleTerm
+
+RUN_HISTORY_LIMIT = 20
+# Keys of Allocation.breakdown besides the terms (written in German by the engine).
+BASE_KEY, BOUND_KEY, ROUNDING_KEY = "Sockel", "Begrenzung", "Rundung"
+FIXED_KEY_LABELS = {BASE_KEY: _("Sockel"), BOUND_KEY: _("Begrenzung"), ROUNDING_KEY: _("Rundung")}
+
+
+def money(value) -> str:
+    """An amount in the active language's number format with two decimals and
+    the euro sign (German: 1.234.567,89 €); '–' for None."""
+    if value is None or value == "":
+        return "–"
+    return f"{number_format(Decimal(value), decimal_pos=2, force_grouping=True)}\u00a0€"
+
+
+def exact_money(value) -> str:
+    """A breakdown amount: two decimals when it is whole cents, else the stored
+    exact decimals (up to six), so the parts visibly add up."""
+    value = Decimal(value)
+    if value == value.quantize(Decimal("0.01")):
+        return money(value)
+    places = max(2, -value.normalize().as_tuple().exponent)
+    return f"{number_format(value, decimal_pos=places, force_grouping=True)}\u00a0€".replace("-", "\u2212")
+
+
+def number(value, places: int | None = None) -> str:
+    """A plain number (input value, weight) without trailing zeros."""
+    if value is None or value == "":
+        return "–"
+    value = Decimal(value)
+    if places is not None:
+        value = value.quantize(Decimal(1).scaleb(-places))
+    else:
+        value = value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize()
+    return number_format(value, force_grouping=True).replace("-", "\u2212")
+
+
+def percent(fraction: Fraction | Decimal, places: int = 2) -> str:
+    value = Decimal(fraction.numerator) / Decimal(fraction.denominator) if isinstance(fraction, Fraction) else fraction
+    return f"{number(value * 100, places)}\u00a0%"
+
+
+def part_label(key: str) -> str:
+    try:
+        return str(Part(key).label)
+    except ValueError:
+        return key
+
+
+def shown_run(budget: Budget):
+    """(run, adopted?): the adopted run, else the newest succeeded run, else (None, False)."""
+    runs = AllocationRun.objects.select_related("triggered_by")
+    adopted_id = getattr(budget, "adopted_run_id", None)
+    if adopted_id is not None:
+        return runs.get(pk=adopted_id), True
+    return runs.filter(budget=budget, status=RunStatus.SUCCEEDED).order_by("-created_at", "-pk").first(), False
+
+
+def allocation_table(run: AllocationRun, part_keys: list[str]) -> dict:
+    """Rows of region, amount per part and total, and the sums (one query)."""
+    rows: dict[int, dict] = {}
+    for a in Allocation.objects.filter(run=run).select_related("region").only(
+        "part", "amount", "region__code", "region__name"
+    ).order_by("region__code", "part"):
+        row = rows.setdefault(a.region_id, {"region": a.region, "amounts": dict.fromkeys(part_keys), "total": Decimal(0)})
+        row["amounts"][a.part] = a.amount
+        row["total"] += a.amount
+    sums = {k: sum((r["amounts"][k] or Decimal(0) for r in rows.values()), Decimal(0)) for k in part_keys}
+    total = sum(sums.values(), Decimal(0))
+    return {
+        "rows": [
+            {"region": r["region"], "amounts": [money(r["amounts"][k]) for k in part_keys], "total": money(r["total"])}
+            for r in rows.values()
+        ],
+        "sums": [money(sums[k]) for k in part_keys],
+        "total": money(total),
+        "total_value": total,
+    }
+
+
+# --- List --------------------------------------------------------------------------
+
+
+class BudgetListView(ScopedListView):
+    model = Budget
+    filterset_class = BudgetFilterSet
+    template_name = "budgets/budget_list.html"
+    nav = "budgets"
+
+    def scoped_queryset(self, qs):
+        return qs.select_related("field", "scope_region", "target_level").with_adopted_run()
+
+    def get_filterset(self, queryset):
+        filterset = super().get_filterset(queryset)
+        fields = filterset.form.fields
+        fields["status"].widget = forms.Select(choices=[("", _("alle")), *BudgetStatus.choices])
+        return filterset
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        for budget in context["object_list"]:
+            budget.total_text = money(budget.total)
+        return context
+
+
+# --- Detail ------------------------------------------------------------------------
+
+
+def rule_queryset():
+    return AllocationRule.objects.prefetch_related(
+        Prefetch("terms", queryset=RuleTerm.objects.select_related("indicator", "factor_indicator")),
+        Prefetch("bounds", queryset=RegionBound.objects.select_related("region").order_by("region__code")),
+    ).order_by("part")
+
+
+def term_text(kind: str, weight, indicator_name: str = "", factor_name: str = "", period: str = "") -> str:
+    """A term in plain words: '60 % nach dem Anteil am Indikator „Kinder“ (Stand 2022)'."""
+    share = percent(Decimal(weight), places=None) if weight is not None else ""
+    stand = gettext(" (Stand %(period)s)") % {"period": format_period(period)} if period else ""
+    if kind == TermKind.EQUAL:
+        return gettext("%(share)s zu gleichen Teilen") % {"share": share}
+    if kind == TermKind.INDICATOR:
+        return gettext("%(share)s nach dem Anteil am Indikator „%(indicator)s“") % {
+            "share": share, "indicator": indicator_name} + stand
+    if factor_name:
+        return gettext("%(share)s nach Einwohnern („%(indicator)s“) × Faktor „%(factor)s“") % {
+            "share": share, "indicator": indicator_name, "factor": factor_name} + stand
+    return gettext("%(share)s nach Einwohnern („%(indicator)s“), je Kopf gleich") % {
+        "share": share, "indicator": indicator_name} + stand
+
+
+class BudgetDetailView(ScopedDetailView):
+    model = Budget
+    template_name = "budgets/budget_detail.html"
+    nav = "budgets"
+
+    def scoped_queryset(self, qs):
+        return qs.select_related("field", "scope_region", "target_level").with_adopted_run().prefetch_related(
+            Prefetch("rules", queryset=rule_queryset())
+        )
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        budget = self.object
+        user = self.request.user
+        part_keys = [p.value for p in Part]
+        amounts = budget.part_amounts()
+        rules = []
+        for rule in budget.rules.all():
+            rules.append({
+                "rule": rule,
+                "base": money(rule.base_amount),
+                "terms": [
+                    {"term": t, "weight": percent(t.weight, places=None),
+                     "period": format_period(t.period) if t.period else gettext("neuester")}
+                    for t in rule.terms.all()
+                ],
+                "bounds": [{"region": b.region, "floor": money(b.floor), "cap": money(b.cap)}
+                           for b in rule.bounds.all()],
+            })
+        run, adopted = shown_run(budget)
+        runs = list(budget.runs.select_related("triggered_by").order_by("-created_at", "-pk")[:RUN_HISTORY_LIMIT])
+        context.update(
+            parts=[{"label": part_label(k), "amount": money(amounts[k]),
+                    "setting": number(getattr(budget, k)) + ("\u00a0%" if budget.split_mode == "percent" else "\u00a0€")}
+                   for k in part_keys],
+            total_text=money(budget.total),
+            rules=rules,
+            run=run,
+            run_adopted=adopted,
+            part_labels=[part_label(k) for k in part_keys],
+            table=allocation_table(run, part_keys) if run is not None else None,
+            run_total_text=money(run.snapshot.get("budget", {}).get("total")) if run is not None else "",
+            run_total_differs=run is not None and run.snapshot.get("budget", {}).get("total") != str(budget.total),
+            runs=runs,
+            runs_limited=len(runs) == RUN_HISTORY_LIMIT,
+            can_change=Budget.objects.for_user(user, Action.CHANGE).filter(pk=budget.pk).exists(),
+            history=history_rows(budget),
+        )
+        return context
+
+
+class BudgetActionView(LoginRequiredMixin, View):
+    """Base of the POST actions on a budget: 404 if the user does not see it,
+    403 if they see it but may not change it."""
+
+    http_method_names = ["post"]
+
+    def get_budget(self, request, pk) -> Budget:
+        budget = Budget.objects.for_user(request.user, Action.VIEW).filter(pk=pk).first()
+        if budget is None:
+            raise Http404
+        if not Budget.objects.for_user(request.user, Action.CHANGE).filter(pk=pk).exists():
+            raise PermissionDenied(_("Nur die Planung darf Budgets berechnen und beschließen."))
+        return budget
+
+
+class BudgetRecomputeView(BudgetActionView):
+    """POST: "Neu berechnen" (runs once the request's transaction commits)."""
+
+    def post(self, request, pk):
+        budget = self.get_budget(request, pk)
+        services.request_recompute([budget.pk], Trigger.MANUAL, request.user)
+        messages.success(request, _("Neuberechnung angefordert. Das Ergebnis erscheint in der Liste der Berechnungen."))
+        return redirect("budget-detail", pk=budget.pk)
+
+
+class BudgetAdoptView(BudgetActionView):
+    """POST: adopt one succeeded run of the budget ("Beschließen")."""
+
+    def post(self, request, pk, run_pk):
+        budget = self.get_budget(request, pk)
+        run = budget.runs.filter(pk=run_pk).first()
+        if run is None:
+            raise Http404
+        try:
+            services.adopt(run, request.user)
+        except engine.AllocationError:
+            messages.error(request, _("Nur eine fertige Berechnung kann beschlossen werden."))
+        else:
+            messages.success(request, _("Berechnung #%(run)s beschlossen.") % {"run": run.pk})
+        return redirect("budget-detail", pk=budget.pk)
+
+
+# --- "Wie wird gerechnet?" -----------------------------------------------------------
+
+
+def _term_label(term: dict, names: dict[str, str]) -> str | None:
+    """The key the engine used for the term in Allocation.breakdown (None for
+    an equal term: its label is whatever is left)."""
+    if term["kind"] == TermKind.EQUAL:
+        return None
+    label = names.get(term["indicator"], term["indicator"])
+    if term["kind"] == TermKind.PER_CAPITA and term.get("factor_indicator"):
+        label = f"{label} × {names.get(term['factor_indicator'], term['factor_indicator'])}"
+    return label
+
+
+def _term_raw(term: dict, values: dict, code: str) -> Fraction | None:
+    if term["kind"] == TermKind.EQUAL:
+        return Fraction(1)
+    x = values.get(term["indicator"], {}).get(code)
+    if x is None:
+        return None
+    raw = Fraction(Decimal(x))
+    if term["kind"] == TermKind.PER_CAPITA and term.get("factor_indicator"):
+        f = values.get(term["factor_indicator"], {}).get(code)
+        if f is None:
+            return None
+        raw *= Fraction(Decimal(f))
+    return raw
+
+
+def explain_part(part_key: str, amount: Decimal, rule: dict, allocations: list, inputs: dict, names: dict) -> dict:
+    """Words and a per-region table for one part, from the stored snapshot and
+    allocations of a run."""
+    values, periods = inputs.get("values", {}), inputs.get("periods", {})
+    terms = rule.get("terms", [])
+    base = Decimal(rule.get("base_amount") or 0)
+    n = len(allocations)
+    rest = amount - base * n
+    words = []
+    for t in terms:
+        period = periods.get(t["indicator"], t.get("period") or "") if t.get("indicator") else ""
+        words.append(term_text(t["kind"], t["weight"], names.get(t.get("indicator"), t.get("indicator") or ""),
+                               names.get(t.get("factor_indicator"), t.get("factor_indicator") or ""), period))
+    # input columns: each indicator the terms use, once
+    input_keys = []
+    for t in terms:
+        for key in (t.get("indicator"), t.get("factor_indicator")):
+            if key and key not in input_keys:
+                input_keys.append(key)
+    # breakdown columns: Sockel, the terms in rule order, Begrenzung, Rundung
+    present = {k for a in allocations for k in a.breakdown}
+    named = {_term_label(t, names) for t in terms} - {None}
+    leftover = sorted(present - named - set(FIXED_KEY_LABELS))  # an equal term's label, in the worker's language
+    labels = dict(FIXED_KEY_LABELS)
+    columns = [BASE_KEY] if BASE_KEY in present else []
+    for t in terms:
+        key = _term_label(t, names)
+        if key is None and leftover:
+            key = leftover.pop(0)
+            labels[key] = TermKind.EQUAL.label
+        if key is not None and key in present and key not in columns:
+            columns.append(key)
+    columns += leftover + [k for k in (BOUND_KEY, ROUNDING_KEY) if k in present]
+    # the share s_r of each region under the rule, over the regions that took part
+    codes = [a.region.code for a in allocations]
+    raw = [(t, {c: _term_raw(t, values, c) for c in codes}) for t in terms]
+    shares = {}
+    for c in codes:
+        s = Fraction(0)
+        for t, by_code in raw:
+            total = sum((v for v in by_code.values() if v is not None), Fraction(0))
+            if total and by_code[c] is not None:
+                s += Fraction(Decimal(t["weight"])) * by_code[c] / total
+        shares[c] = s
+    rows = []
+    for a in allocations:
+        code = a.region.code
+        rows.append({
+            "region": a.region,
+            "inputs": [number(values.get(k, {}).get(code)) for k in input_keys],
+            "share": percent(shares[code], places=4),
+            "breakdown": [exact_money(a.breakdown[k]) if k in a.breakdown else "–" for k in columns],
+            "amount": money(a.amount),
+            "bound": a.bound,
+        })
+    bounds = rule.get("bounds", [])
+    return {
+        "key": part_key,
+        "label": part_label(part_key),
+        "amount": money(amount),
+        "own_rule": rule.get("rule") != RulePart.ALL,
+        "base": money(base),
+        "base_value": base,
+        "region_count": n,
+        "base_total": money(base * n),
+        "rest": money(rest),
+        "terms": words,
+        "missing_exclude": rule.get("missing") == MissingPolicy.EXCLUDE,
+        "bounds": [{"region": b["region"], "floor": money(b["floor"]) if b.get("floor") else "",
+                    "cap": money(b["cap"]) if b.get("cap") else ""} for b in bounds],
+        "input_columns": [
+            {"name": names.get(k, k), "period": format_period(periods.get(k, ""))} for k in input_keys
+        ],
+        "columns": [labels.get(k, k) for k in columns],
+        "filler_columns": len(input_keys) + 1 + len(columns),
+        "rows": rows,
+        "sum": money(sum((a.amount for a in allocations), Decimal(0))),
+    }
+
+
+class BudgetExplanationView(ScopedDetailView):
+    """ "Wie wird gerechnet?": the rule of the shown run in plain German with its
+    numbers, and per region the inputs, share and breakdown."""
+
+    model = Budget
+    template_name = "budgets/budget_explanation.html"
+    nav = "budgets"
+
+    def scoped_queryset(self, qs):
+        return qs.select_related("field", "scope_region", "target_level").with_adopted_run()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        run, adopted = shown_run(self.object)
+        context.update(run=run, run_adopted=adopted, parts=[])
+        if run is None:
+            return context
+        snapshot = run.snapshot
+        inputs = snapshot.get("inputs", {})
+        rules = {r["part"]: r for r in snapshot.get("rules", [])}
+        keys = {k for r in rules.values() for t in r.get("terms", [])
+                for k in (t.get("indicator"), t.get("factor_indicator")) if k}
+        names = dict(Indicator.objects.filter(key__in=keys).values_list("key", "name")) if keys else {}
+        by_part: dict[str, list] = {}
+        for a in Allocation.objects.filter(run=run).select_related("region").only(
+            "part", "amount", "breakdown", "bound", "region__code", "region__name"
+        ).order_by("region__code"):
+            by_part.setdefault(a.part, []).append(a)
+        part_amounts = snapshot.get("budget", {}).get("parts", {})
+        parts = []
+        for p in Part:
+            amount = Decimal(part_amounts.get(p.value, "0"))
+            rule = rules.get(p.value)
+            if amount == 0 or rule is None:
+                parts.append({"key": p.value, "label": p.label, "amount": money(amount), "empty": True})
+                continue
+            parts.append(explain_part(p.value, amount, rule, by_part.get(p.value, []), inputs, names))
+        context.update(
+            total_text=money(snapshot.get("budget", {}).get("total")),
+            parts=parts,
+            part_summary=[{"label": p.label, "amount": money(part_amounts.get(p.value))} for p in Part],
+        )
+        return context
