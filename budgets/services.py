@@ -48,13 +48,32 @@ def rules_by_part(budget: Budget) -> dict[str, AllocationRule]:
     return out
 
 
-def compute(budget: Budget) -> Computation:
-    """Allocate every part with a non-zero amount. Raises engine.AllocationError
-    with a German message when the inputs do not allow it."""
+class Rows(list):
+    """A list that answers ``.all()`` like a related manager (for unsaved rules)."""
+
+    def all(self):
+        return self
+
+
+@dataclass
+class RuleSpec:
+    """An unsaved rule (a what-if variant) in the shape compute() reads."""
+
+    pk: str
+    base_amount: Decimal
+    missing: str
+    terms: Rows
+    bounds: Rows
+
+
+def compute(budget: Budget, rules: dict | None = None) -> Computation:
+    """Allocate every part with a non-zero amount. ``rules``: part → rule to use
+    instead of the stored ones (what-if). Raises engine.AllocationError with a
+    German message when the inputs do not allow it."""
     regions = {r.pk: r.code for r in budget.target_regions().only("pk", "code")}
     if not regions:
         raise engine.AllocationError("Unter dem Gebiet liegen keine Räume der Verteilungsebene.")
-    rules = rules_by_part(budget)
+    rules = rules_by_part(budget) if rules is None else rules
     part_amounts = budget.part_amounts()
     indicator_ids = {
         ind.pk
@@ -309,3 +328,40 @@ def utilisation(budget: Budget, adopted_run_id=_NOT_SET) -> dict:
         },
         "months": [{"month": f"{budget.fiscal_year}-{m:02d}", "spent": v} for m, v in months.items()],
     }
+
+
+# --- Comparison and what-if ---------------------------------------------------------
+
+
+def run_totals(run: AllocationRun) -> dict[str, dict]:
+    """Region code → {"name", "total", part: amount} of a stored run (one query)."""
+    out: dict[str, dict] = {}
+    for code, name, part, amount in run.allocations.values_list("region__code", "region__name", "part", "amount"):
+        row = out.setdefault(code, {"name": name, "total": Decimal(0)})
+        row[part] = amount
+        row["total"] += amount
+    return out
+
+
+def compare(a: dict[str, dict], b: dict[str, dict]) -> list[dict]:
+    """Region by region: the totals of two allocations, the difference b − a and
+    the change in percent of a (one decimal)."""
+    rows = []
+    for code in sorted(set(a) | set(b)):
+        total_a = a.get(code, {}).get("total", Decimal(0))
+        total_b = b.get(code, {}).get("total", Decimal(0))
+        delta = total_b - total_a
+        rows.append({
+            "region": code,
+            "name": (a.get(code) or b.get(code))["name"],
+            "a": total_a,
+            "b": total_b,
+            "delta": delta,
+            "delta_percent": (delta * 100 / total_a).quantize(Decimal("0.1")) if total_a else None,
+        })
+    return rows
+
+
+def what_if(budget: Budget, rules: dict) -> Computation:
+    """Compute a variant of the rules without storing anything."""
+    return compute(budget, rules=rules)

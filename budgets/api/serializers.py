@@ -190,3 +190,20 @@ class ExpenditureSerializer(serializers.ModelSerializer):
         except DjangoValidationError as e:
             raise serializers.ValidationError(e.message_dict)
         return attrs
+
+
+class WhatIfRuleSerializer(AllocationRuleSerializer):
+    """A variant of a rule for a what-if computation (never stored)."""
+
+    class Meta(AllocationRuleSerializer.Meta):
+        fields = ["part", "base_amount", "missing", "terms", "bounds"]
+
+
+class WhatIfSerializer(serializers.Serializer):
+    rules = WhatIfRuleSerializer(many=True)
+
+    def validate_rules(self, rules):
+        parts = [r.get("part", "all") for r in rules]
+        if len(parts) != len(set(parts)):
+            raise serializers.ValidationError(_("Je Teil höchstens eine Regel."))
+        return rules

@@ -1,4 +1,6 @@
-from drf_spectacular.utils import extend_schema, inline_serializer
+from decimal import Decimal
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -6,16 +8,28 @@ from rest_framework.response import Response
 from core.access import Action
 from core.api.views import ScopedModelViewSet, ScopedReadOnlyViewSet, ScopedViewSetMixin
 
-from ..choices import Trigger
+from ..choices import Part, RulePart, Trigger
 from ..engine import AllocationError
 from ..filtersets import AllocationRuleFilterSet, BudgetFilterSet, ExpenditureFilterSet
-from ..models import AllocationRule, AllocationRun, Budget, Expenditure
-from ..services import adopt, compute, request_recompute, utilisation
+from ..models import AllocationRule, AllocationRun, Budget, Expenditure, RegionBound, RuleTerm
+from ..services import (
+    Rows,
+    RuleSpec,
+    adopt,
+    compare,
+    compute,
+    request_recompute,
+    rules_by_part,
+    run_totals,
+    utilisation,
+    what_if,
+)
 from .serializers import (
     AllocationRuleSerializer,
     AllocationRunSerializer,
     BudgetSerializer,
     ExpenditureSerializer,
+    WhatIfSerializer,
 )
 
 Preview = inline_serializer(
@@ -73,6 +87,49 @@ class BudgetViewSet(ScopedModelViewSet):
         except AllocationError as e:
             return Response({"run": [str(e)]}, status=status.HTTP_400_BAD_REQUEST)
         return Response(self.get_serializer(self.get_queryset().get(pk=budget.pk)).data)
+
+    @extend_schema(request=WhatIfSerializer, responses={200: inline_serializer("WhatIf", {
+        "base_run": serializers.IntegerField(allow_null=True),
+        "regions": serializers.ListField(child=serializers.DictField()),
+        "excluded": serializers.DictField(),
+    })})
+    @action(detail=True, methods=["post"], url_path="what-if")
+    def what_if(self, request, pk=None):
+        """Compute a variant of the rules (nothing is stored) and compare it region
+        by region with the adopted run (or the newest finished run)."""
+        budget = self.get_object()
+        form = WhatIfSerializer(data=request.data, context={"request": request})
+        form.is_valid(raise_exception=True)
+        by_rule_part = {r.part: r for r in rules_by_part(budget).values()}
+        for n, data in enumerate(form.validated_data["rules"]):
+            terms = Rows(RuleTerm(**t) for t in data.get("terms", []))
+            bounds = Rows(RegionBound(**b) for b in data.get("bounds", []))
+            by_rule_part[data.get("part", "all")] = RuleSpec(
+                pk=f"variant-{n}", base_amount=data.get("base_amount", Decimal("0.00")),
+                missing=data.get("missing", "refuse"),
+                terms=terms, bounds=bounds,
+            )
+        rules = {}
+        for part in Part:
+            rule = by_rule_part.get(part.value) or by_rule_part.get(RulePart.ALL)
+            if rule is not None:
+                rules[part.value] = rule
+        try:
+            variant = what_if(budget, rules)
+        except AllocationError as e:
+            return Response({"detail": str(e)}, status=status.HTTP_400_BAD_REQUEST)
+        base_run = budget.adopted_run or budget.runs.filter(status="succeeded").order_by("-created_at", "-pk").first()
+        base = run_totals(base_run) if base_run else {}
+        names = dict(budget.target_regions().values_list("code", "name"))
+        variant_totals = {
+            code: {"name": names[code], "total": total} for code, total in variant.totals().items()
+        }
+        rows = compare(base, variant_totals)
+        return Response({
+            "base_run": base_run.pk if base_run else None,
+            "regions": [{k: (str(v) if isinstance(v, Decimal) else v) for k, v in row.items()} for row in rows],
+            "excluded": {part: r.excluded for part, r in variant.parts.items() if r.excluded},
+        })
 
     @extend_schema(responses={200: Preview, 400: inline_serializer("PreviewError", {"detail": serializers.CharField()})})
     @action(detail=True, methods=["get"])
@@ -146,6 +203,34 @@ class AllocationRunViewSet(ScopedReadOnlyViewSet):
         if self.action == "retrieve":
             qs = qs.prefetch_related("allocations__region")
         return qs
+
+    @extend_schema(
+        parameters=[OpenApiParameter("a", int, required=True), OpenApiParameter("b", int, required=True)],
+        responses={200: inline_serializer("RunComparison", {
+            "a": serializers.IntegerField(), "b": serializers.IntegerField(),
+            "regions": serializers.ListField(child=serializers.DictField()),
+        })},
+    )
+    @action(detail=False, methods=["get"])
+    def compare(self, request):
+        """Two runs of one budget region by region: amounts, difference (b − a)
+        and change in percent — the table and the data for a map of deltas."""
+        try:
+            a_id, b_id = int(request.query_params["a"]), int(request.query_params["b"])
+        except (KeyError, ValueError):
+            return Response({"detail": "a und b (Nummern zweier Berechnungen) angeben."},
+                            status=status.HTTP_400_BAD_REQUEST)
+        runs = {r.pk: r for r in self.get_queryset().filter(pk__in=[a_id, b_id])}
+        if a_id not in runs or b_id not in runs:
+            return Response({"detail": "Berechnung nicht gefunden."}, status=status.HTTP_404_NOT_FOUND)
+        if runs[a_id].budget_id != runs[b_id].budget_id:
+            return Response({"detail": "Verglichen werden nur Berechnungen desselben Budgets."},
+                            status=status.HTTP_400_BAD_REQUEST)
+        rows = compare(run_totals(runs[a_id]), run_totals(runs[b_id]))
+        return Response({
+            "a": a_id, "b": b_id,
+            "regions": [{k: (str(v) if isinstance(v, Decimal) else v) for k, v in row.items()} for row in rows],
+        })
 
 
 class ExpenditureViewSet(ScopedModelViewSet):

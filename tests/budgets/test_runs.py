@@ -135,3 +135,42 @@ class TestRunApi:
         run = run_allocation(budget.pk)
         assert client_for(planner).delete(f"{API}/allocation-runs/{run.pk}/").status_code == 405
         assert client_for(None).get(f"{API}/allocation-runs/").status_code in (401, 403)
+
+
+class TestCompareAndWhatIf:
+    def test_compare_two_runs(self, budget, planner, viewer):
+        first = run_allocation(budget.pk)
+        budget.total = D("2000.00")
+        budget.save()
+        second = run_allocation(budget.pk)
+        body = client_for(viewer).get(f"{API}/allocation-runs/compare/", {"a": first.pk, "b": second.pk}).json()
+        rows = {r["region"]: r for r in body["regions"]}
+        assert rows["P21"]["a"] == "500.00" and rows["P21"]["b"] == "1000.00"
+        assert rows["P21"]["delta"] == "500.00" and rows["P21"]["delta_percent"] == "100.0"
+        assert sum(D(r["delta"]) for r in body["regions"]) == D("1000.00")
+
+    def test_compare_refuses_runs_of_different_budgets_and_unknown_runs(self, budget, planner, tree, levels):
+        run = run_allocation(budget.pk)
+        api = client_for(planner)
+        assert api.get(f"{API}/allocation-runs/compare/", {"a": run.pk, "b": 999999}).status_code == 404
+        assert api.get(f"{API}/allocation-runs/compare/", {"a": run.pk}).status_code == 400
+
+    def test_what_if_changes_nothing_stored(self, budget, planner):
+        adopted = run_allocation(budget.pk)
+        adopt(adopted, planner)
+        variant = {"rules": [{"part": "all", "terms": [{"kind": "equal", "weight": "1"}]}]}
+        response = client_for(planner).post(f"{API}/budgets/{budget.pk}/what-if/", variant, format="json")
+        assert response.status_code == 200, response.json()
+        body = response.json()
+        assert body["base_run"] == adopted.pk
+        rows = {r["region"]: r for r in body["regions"]}
+        # equal shares in each part (700 / 100 / 200 €; leftover cents go to P11, P12 first)
+        assert rows["P21"]["b"] == "333.32" and rows["P21"]["a"] == "500.00"
+        assert sum(D(r["b"]) for r in body["regions"]) == D("1000.00")
+        assert AllocationRun.objects.count() == 1 and budget.adopted_run == adopted
+        assert budget.rules.get().terms.get().kind == TermKind.INDICATOR
+
+    def test_what_if_with_bad_weights_is_a_400(self, budget, planner):
+        variant = {"rules": [{"part": "all", "terms": [{"kind": "equal", "weight": "0.5"}]}]}
+        response = client_for(planner).post(f"{API}/budgets/{budget.pk}/what-if/", variant, format="json")
+        assert response.status_code == 400 and "rules" in response.json()
