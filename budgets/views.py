@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
-from django.http import Http404
+from django.http import Http404, HttpResponse, HttpResponseNotFound
 from django.shortcuts import redirect
 from django.utils.formats import number_format
 from django.utils.translation import gettext
@@ -27,7 +27,7 @@ from core.views import ScopedDetailView, ScopedListView, history_rows
 from regions.models import Indicator
 from regions.views import format_period
 
-from . import engine, services
+from . import engine, exports, services
 from .choices import BudgetStatus, MissingPolicy, Part, RulePart, RunStatus, TermKind, Trigger
 from .filtersets import BudgetFilterSet
 from .models import Allocation, AllocationRule, AllocationRun, Budget, RegionBound, RuleTerm
@@ -407,3 +407,56 @@ class BudgetExplanationView(ScopedDetailView):
             part_summary=[{"label": p.label, "amount": money(part_amounts.get(p.value))} for p in Part],
         )
         return context
+
+
+# --- Exports of the adopted run ---------------------------------------------------------
+
+
+class BudgetExportView(LoginRequiredMixin, View):
+    """GET: a file of the budget's adopted run (``budgets.exports``). 404 if the
+    user does not see the budget, or — with a message — if no run is adopted."""
+
+    http_method_names = ["get", "head"]
+    suffix = ""
+    content_type = ""
+
+    def render(self, data: "exports.ExportData") -> bytes:
+        raise NotImplementedError
+
+    def get(self, request, pk):
+        budget = Budget.objects.for_user(request.user, Action.VIEW).filter(pk=pk).first()
+        if budget is None:
+            raise Http404
+        data = exports.adopted_export(budget)
+        if data is None:
+            return HttpResponseNotFound(
+                gettext("Für dieses Budget ist noch keine Berechnung beschlossen; es gibt nichts zu exportieren."),
+                content_type="text/plain; charset=utf-8",
+            )
+        response = HttpResponse(self.render(data), content_type=self.content_type)
+        response["Content-Disposition"] = f'attachment; filename="{exports.file_stem(budget)}{self.suffix}"'
+        return response
+
+
+class BudgetCsvExportView(BudgetExportView):
+    suffix = ".csv"
+    content_type = "text/csv; charset=utf-8"
+
+    def render(self, data):
+        return exports.allocations_csv(data)
+
+
+class BudgetXlsxExportView(BudgetExportView):
+    suffix = ".xlsx"
+    content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+    def render(self, data):
+        return exports.allocations_xlsx(data)
+
+
+class BudgetFiscalDataPackageView(BudgetExportView):
+    suffix = "-fiscal-data-package.zip"
+    content_type = "application/zip"
+
+    def render(self, data):
+        return exports.fiscal_data_package(data)
