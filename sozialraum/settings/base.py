@@ -203,6 +203,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets that share a field name get stable enum names in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "BudgetPartEnum": "budgets.choices.Part",
+        "RulePartEnum": "budgets.choices.RulePart",
+    },
 }
 
 # --- Application --------------------------------------------------------------
