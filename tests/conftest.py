@@ -148,3 +148,33 @@ def celery_configured_from_real_settings():
     from sozialraum.celery import app
 
     app.conf.task_always_eager  # noqa: B018 - the read loads the configuration
+
+
+@pytest.fixture
+def field(db):
+    """A field of action (Handlungsfeld) for budgets."""
+    from core.models import FieldOfAction
+
+    return FieldOfAction.objects.get_or_create(key="test-feld", defaults={"name": "Testfeld"})[0]
+
+
+@pytest.fixture
+def budget(tree, levels, field):
+    """1000 € over P11, P12, P21 by need ("kinder") 1:1:2, split 70/10/20 %, one rule for all parts."""
+    from decimal import Decimal as D
+
+    from budgets.choices import RulePart, SplitMode, TermKind
+    from budgets.models import AllocationRule, Budget, RuleTerm
+
+    from .factories import IndicatorFactory, IndicatorValueFactory
+
+    need = IndicatorFactory(key="kinder", name="Kinder", rollup="none")
+    for code, value in (("P11", 1), ("P12", 1), ("P21", 2)):
+        IndicatorValueFactory(indicator=need, region=tree[code], period="2022", value=value)
+    budget = Budget.objects.create(name="Jugendhilfe", fiscal_year=2027, field=field, scope_region=tree["CITY"],
+                                   target_level=levels["planungsraum"], total=D("1000.00"),
+                                   split_mode=SplitMode.PERCENT, case_specific=D(70), case_overarching=D(10),
+                                   preventive=D(20))
+    rule = AllocationRule.objects.create(budget=budget, part=RulePart.ALL)
+    RuleTerm.objects.create(rule=rule, kind=TermKind.INDICATOR, weight=D(1), indicator=need)
+    return budget

@@ -5,17 +5,12 @@ from decimal import Decimal as D
 import pytest
 
 from budgets.models import AllocationRule, Budget
-from core.models import FieldOfAction
 from tests.conftest import client_for
 from tests.factories import IndicatorFactory, IndicatorValueFactory
 
 API = "/api/v1"
 pytestmark = pytest.mark.django_db
 
-
-@pytest.fixture
-def field(db):
-    return FieldOfAction.objects.get_or_create(key="test-feld", defaults={"name": "Testfeld"})[0]
 
 
 @pytest.fixture

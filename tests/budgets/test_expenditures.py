@@ -10,36 +10,17 @@ from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from openpyxl import Workbook
 
-from budgets.choices import Part, RulePart, SplitMode, TermKind
-from budgets.models import AllocationRule, Budget, Expenditure, RuleTerm
+from budgets.choices import Part, SplitMode
+from budgets.models import Budget, Expenditure
 from budgets.services import adopt, run_allocation
 from core.imports.base import import_now
-from core.models import FieldOfAction, ImportRun
+from core.models import ImportRun
 from tests.conftest import client_for
-from tests.factories import IndicatorFactory, IndicatorValueFactory
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1"
 
 
-@pytest.fixture
-def field(db):
-    return FieldOfAction.objects.get_or_create(key="test-feld", defaults={"name": "Testfeld"})[0]
-
-
-@pytest.fixture
-def budget(tree, levels, field):
-    """1000 € over P11, P12, P21 by need 1:1:2, split 70/10/20 %."""
-    need = IndicatorFactory(key="kinder", name="Kinder", rollup="none")
-    for code, value in (("P11", 1), ("P12", 1), ("P21", 2)):
-        IndicatorValueFactory(indicator=need, region=tree[code], period="2022", value=value)
-    budget = Budget.objects.create(name="Jugendhilfe", fiscal_year=2027, field=field, scope_region=tree["CITY"],
-                                   target_level=levels["planungsraum"], total=D("1000.00"),
-                                   split_mode=SplitMode.PERCENT, case_specific=D(70), case_overarching=D(10),
-                                   preventive=D(20))
-    rule = AllocationRule.objects.create(budget=budget, part=RulePart.ALL)
-    RuleTerm.objects.create(rule=rule, kind=TermKind.INDICATOR, weight=D(1), indicator=need)
-    return budget
 
 
 @pytest.fixture

@@ -5,31 +5,16 @@ from decimal import Decimal as D
 
 import pytest
 
-from budgets.choices import RulePart, RunStatus, SplitMode, TermKind, Trigger
-from budgets.models import Allocation, AllocationRule, AllocationRun, Budget, RuleTerm
+from budgets.choices import RunStatus, TermKind, Trigger
+from budgets.models import Allocation, AllocationRun
 from budgets.services import adopt, run_allocation
 from core.imports.base import import_now
-from core.models import FieldOfAction
 from tests.conftest import client_for
-from tests.factories import IndicatorFactory, IndicatorValueFactory
+from tests.factories import IndicatorFactory
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1"
 
-
-@pytest.fixture
-def budget(tree, levels):
-    field = FieldOfAction.objects.get_or_create(key="test-feld", defaults={"name": "Testfeld"})[0]
-    need = IndicatorFactory(key="kinder", name="Kinder", rollup="none")
-    for code, value in (("P11", 1), ("P12", 1), ("P21", 2)):
-        IndicatorValueFactory(indicator=need, region=tree[code], period="2022", value=value)
-    budget = Budget.objects.create(name="Jugendhilfe", fiscal_year=2027, field=field, scope_region=tree["CITY"],
-                                   target_level=levels["planungsraum"], total=D("1000.00"),
-                                   split_mode=SplitMode.PERCENT, case_specific=D(70), case_overarching=D(10),
-                                   preventive=D(20))
-    rule = AllocationRule.objects.create(budget=budget, part=RulePart.ALL)
-    RuleTerm.objects.create(rule=rule, kind=TermKind.INDICATOR, weight=D(1), indicator=need)
-    return budget
 
 
 class TestRunAllocation:

@@ -8,11 +8,9 @@ from decimal import Decimal as D
 
 import pytest
 
-from budgets.choices import RulePart, SplitMode, TermKind, Trigger
-from budgets.models import AllocationRule, AllocationRun, Budget, RuleTerm
+from budgets.choices import Trigger
+from budgets.models import AllocationRun
 from core.imports.base import import_now
-from core.models import FieldOfAction
-from tests.factories import IndicatorFactory, IndicatorValueFactory
 from tests.integration.conftest import start_worker, stop_worker
 
 pytestmark = [
@@ -22,20 +20,6 @@ pytestmark = [
 ]
 SETTLE_SECONDS = 6  # longer than the recompute delay (2 s) plus a run
 
-
-@pytest.fixture
-def budget(tree, levels):
-    field = FieldOfAction.objects.get_or_create(key="test-feld", defaults={"name": "Testfeld"})[0]
-    need = IndicatorFactory(key="kinder", name="Kinder", rollup="none")
-    for code, value in (("P11", 1), ("P12", 1), ("P21", 2)):
-        IndicatorValueFactory(indicator=need, region=tree[code], period="2022", value=value)
-    budget = Budget.objects.create(name="Jugendhilfe", fiscal_year=2027, field=field, scope_region=tree["CITY"],
-                                   target_level=levels["planungsraum"], total=D("1000.00"),
-                                   split_mode=SplitMode.PERCENT, case_specific=D(70), case_overarching=D(10),
-                                   preventive=D(20))
-    rule = AllocationRule.objects.create(budget=budget, part=RulePart.ALL)
-    RuleTerm.objects.create(rule=rule, kind=TermKind.INDICATOR, weight=D(1), indicator=need)
-    return budget
 
 
 def set_value(value):
