@@ -154,10 +154,10 @@ def compute(budget: Budget, rules: dict | None = None) -> Computation:
 LOCK_NAMESPACE = 7401  # pg_advisory_xact_lock(namespace, budget id): one run per budget at a time
 
 
-def rule_snapshot(budget: Budget) -> dict:
+def rule_snapshot(budget: Budget, by_part: dict | None = None) -> dict:
     """Everything about the budget and its rules that decides the allocation."""
     rules = []
-    for part, rule in sorted(rules_by_part(budget).items()):
+    for part, rule in sorted((by_part if by_part is not None else rules_by_part(budget)).items()):
         rules.append({
             "part": part,
             "rule": rule.part,
@@ -195,9 +195,10 @@ def run_allocation(budget_id: int, trigger: str = Trigger.MANUAL, user_id: int |
             cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, budget_id])
         budget = Budget.objects.select_related("scope_region", "target_level").get(pk=budget_id)
         started = timezone.now()
-        snapshot = rule_snapshot(budget)
+        rules = rules_by_part(budget)  # read once for the snapshot and the computation
+        snapshot = rule_snapshot(budget, rules)
         try:
-            result = compute(budget)
+            result = compute(budget, rules=rules)
         except engine.AllocationError as e:
             snapshot["error"] = str(e)
             input_hash = _hash(snapshot)
