@@ -289,18 +289,23 @@ def utilisation(budget: Budget, adopted_run_id=_NOT_SET) -> dict:
             allocated[(region_id, part)] = amount
     spent: dict[tuple[int, str], Decimal] = {}
     months = {m: Decimal("0.00") for m in range(1, 13)}
+    categories: dict[str, dict[int, Decimal]] = {}  # category → month of the fiscal year → spent
+    category_spent: dict[str, Decimal] = {}
     rows = (
         Expenditure.objects.filter(budget=budget)
-        .values("region_id", "region__code", "region__name", "part", month=TruncMonth("booking_date"))
+        .values("region_id", "region__code", "region__name", "part", "category", month=TruncMonth("booking_date"))
         .annotate(total=Sum("amount"))
         .order_by()
-        .values_list("region_id", "region__code", "region__name", "part", "month", "total")
+        .values_list("region_id", "region__code", "region__name", "part", "category", "month", "total")
     )
-    for region_id, code, name, part, month, total in rows:
+    for region_id, code, name, part, category, month, total in rows:
         regions.setdefault(region_id, (code, name))
         spent[(region_id, part)] = spent.get((region_id, part), Decimal("0.00")) + total
+        by_month = categories.setdefault(category, {m: Decimal("0.00") for m in range(1, 13)})
+        category_spent[category] = category_spent.get(category, Decimal("0.00")) + total
         if month.year == budget.fiscal_year:
             months[month.month] += total
+            by_month[month.month] += total
 
     out_rows = []
     for region_id, (code, name) in sorted(regions.items(), key=lambda kv: kv[1][0]):
@@ -328,6 +333,16 @@ def utilisation(budget: Budget, adopted_run_id=_NOT_SET) -> dict:
             "percent": _percent(total_spent, total_alloc),
         },
         "months": [{"month": f"{budget.fiscal_year}-{m:02d}", "spent": v} for m, v in months.items()],
+        # per cost type (Kostenart): spent, its percentage of the allocated total, and spent per month
+        "categories": [
+            {
+                "category": category,
+                "spent": category_spent[category],
+                "percent": _percent(category_spent[category], total_alloc),
+                "months": [{"month": f"{budget.fiscal_year}-{m:02d}", "spent": v} for m, v in by_month.items()],
+            }
+            for category, by_month in sorted(categories.items())
+        ],
     }
 
 

@@ -255,6 +255,7 @@ Utilisation = inline_serializer(
         "rows": serializers.ListField(child=serializers.DictField()),
         "totals": serializers.DictField(),
         "months": serializers.ListField(child=serializers.DictField()),
+        "categories": serializers.ListField(child=serializers.DictField()),
     },
 )
 
@@ -276,9 +277,12 @@ class BudgetUtilisationViewSet(ScopedViewSetMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["get"])
     def utilisation(self, request, pk=None):
         """Spent against allocated (from the adopted run) per region and part,
-        and spent per month of the fiscal year; amounts as exact decimal strings."""
+        spent per month of the fiscal year, and per cost type (Kostenart) spent,
+        its percentage of the allocated total and spent per month; amounts as
+        exact decimal strings."""
         data = utilisation(self.get_object())
-        for row in [*data["rows"], data["totals"], *data["months"]]:
+        category_months = [m for c in data["categories"] for m in c["months"]]
+        for row in [*data["rows"], data["totals"], *data["months"], *data["categories"], *category_months]:
             for key in ("allocated", "spent", "remaining", "percent"):
                 if key in row and row[key] is not None:
                     row[key] = str(row[key])

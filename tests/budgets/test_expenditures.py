@@ -326,6 +326,14 @@ class TestUtilisation:
         assert months == {f"2027-{m:02d}": "0.00" for m in range(1, 13)} | {
             "2027-01": "100.00", "2027-03": "40.25", "2027-06": "0.01", "2027-12": "33.33"}
         assert sum(D(v) for v in months.values()) == D(data["totals"]["spent"])
+        # per cost type: Personal 100.00 + 33.33 + 0.01, Sachkosten 50.50 − 10.25; percent of the 1,000.00 allocated
+        categories = {c["category"]: c for c in data["categories"]}
+        assert [c["category"] for c in data["categories"]] == ["Personal", "Sachkosten"]
+        assert (categories["Personal"]["spent"], categories["Personal"]["percent"]) == ("133.34", "13.3")
+        assert (categories["Sachkosten"]["spent"], categories["Sachkosten"]["percent"]) == ("40.25", "4.0")
+        sachkosten = {m["month"]: m["spent"] for m in categories["Sachkosten"]["months"]}
+        assert sachkosten["2027-03"] == "40.25" and sachkosten["2027-01"] == "0.00" and len(sachkosten) == 12
+        assert sum(D(c["spent"]) for c in data["categories"]) == D(data["totals"]["spent"])
 
     def test_utilisation_of_an_invisible_budget_is_404(self, budget_d2, region_lead):
         # the region lead of D1 does not see a budget of D2
