@@ -69,16 +69,72 @@ class Part:
     missing: str = REFUSE
 
 
-@dataclass
 class RegionAmount:
-    code: str
-    amount: Decimal
-    #: how the amount came about: base, each term's contribution, the bound
-    #: adjustment and the rounding, in euros (exact decimals of the fractions,
-    #: rounded to 6 places for display); they add up to ``amount``
-    breakdown: dict
-    share: Fraction
-    bound: str | None = None  # "floor" or "cap" when the region sits at a bound
+    """A region's amount (``cents``, and ``amount`` in euros). ``share`` and
+    ``breakdown`` are worked out when asked for (a run over thousands of
+    regions stores only the amounts; the breakdown is derived again from the
+    stored inputs when someone looks at it)."""
+
+    __slots__ = ("code", "cents", "bound", "_detail", "_index")
+
+    def __init__(self, code: str, cents: int, bound: str | None = None, detail=None, index: int = 0):
+        self.code = code
+        self.cents = cents
+        self.bound = bound  # "floor" or "cap" when the region sits at a bound
+        self._detail = detail
+        self._index = index
+
+    @property
+    def amount(self) -> Decimal:
+        return Decimal(self.cents).scaleb(-2)
+
+    @property
+    def share(self) -> Fraction:
+        """s_r, the region's share under the rule."""
+        return self._detail.share(self._index)
+
+    @property
+    def breakdown(self) -> dict:
+        """How the amount came about: base, each term's contribution, the bound
+        adjustment and the rounding, in euros (exact decimals of the fractions,
+        rounded to 6 places for display); they add up to ``amount``."""
+        return self._detail.breakdown(self._index)
+
+    def __repr__(self):
+        return f"RegionAmount({self.code!r}, {self.amount!r}, bound={self.bound!r})"
+
+
+@dataclass
+class _Detail:
+    """What allocate() worked with, kept so that shares and breakdowns can be
+    derived for any region afterwards: everything in cents × q (integers)."""
+
+    labels: list[str]
+    base_cents: int
+    lam: Fraction
+    q: int
+    denom: int
+    numerators: list[int]
+    multipliers: list[int]
+    values: list[list[int]]
+    linear: list[int]
+    clamped: list[int]
+    cents: list[int]
+
+    def share(self, i: int) -> Fraction:
+        return Fraction(self.numerators[i], self.denom)
+
+    def breakdown(self, i: int) -> dict:
+        out = {"Sockel": _micro(self.base_cents, 1)}
+        scale = 100 * self.lam.numerator
+        for label, m, xs in zip(self.labels, self.multipliers, self.values, strict=True):
+            out[label] = _micro(scale * m * xs[i], self.q)
+        if self.clamped[i] != self.linear[i]:
+            out["Begrenzung"] = _micro(self.clamped[i] - self.linear[i], self.q)
+        rounding = self.cents[i] * self.q - self.clamped[i]
+        if rounding:
+            out["Rundung"] = _micro(rounding, self.q)
+        return out
 
 
 @dataclass
@@ -88,7 +144,7 @@ class Result:
     lam: Fraction  # λ, the amount per unit of share
 
     def total(self) -> Decimal:
-        return sum((a.amount for a in self.amounts), Decimal(0))
+        return Decimal(sum(a.cents for a in self.amounts)).scaleb(-2)
 
     def by_code(self) -> dict[str, RegionAmount]:
         return {a.code: a for a in self.amounts}
@@ -103,7 +159,11 @@ def _check_money(name: str, value: Decimal) -> Fraction:
 
 
 def _scaled(values: list) -> list[int]:
-    """Exact integers proportional to ``values`` (one common scale)."""
+    """Exact integers proportional to ``values`` (one common scale). Integers
+    are taken as they are (callers may pass values in a fixed unit, e.g.
+    millionths, since only the proportions matter)."""
+    if all(type(v) is int for v in values):
+        return values
     if all(isinstance(v, Decimal) for v in values):
         scale = max([0] + [-v.as_tuple().exponent for v in values if v.as_tuple().exponent < 0])
         return [int(v.scaleb(scale)) for v in values]
@@ -156,6 +216,16 @@ def _micro(num: int, den: int) -> Decimal:
     """num/den euros-in-cents as a decimal euro amount with 6 places (half up)."""
     micro = (2 * num * 10**4 + den) // (2 * den)
     return Decimal(micro).scaleb(-6)
+
+
+def _missing_regions(term: Term, regions: list[str]) -> list[str]:
+    """The regions for which the term lacks a value or a factor."""
+    if term.kind == EQUAL:
+        return []
+    values, factors = term.values, term.factors if term.kind == PER_CAPITA else None
+    if factors is None:
+        return [r for r in regions if values.get(r) is None]
+    return [r for r in regions if values.get(r) is None or factors.get(r) is None]
 
 
 def _missing_inputs(term: Term, region: str) -> list[str]:
@@ -234,14 +304,24 @@ def allocate(part: Part, cache: dict | None = None) -> Result:
     if any(w < 0 for w in weights) or sum(weights) != 1:
         raise AllocationError(f"die Gewichte der Verteilungsgrundlagen müssen zusammen 1 ergeben (sind {sum(weights)})")
 
+    missing: dict[str, list[str]] = {}  # region → the inputs it lacks, in term order
+    regions_key = tuple(regions)
+    for t in part.terms:
+        gaps_key = ("gaps", id(t), regions_key)  # parts of one call share their terms
+        if cache is not None and gaps_key in cache:
+            gaps = cache[gaps_key]
+        else:
+            gaps = _missing_regions(t, regions)
+            if cache is not None:
+                cache[gaps_key] = gaps
+        for r in gaps:
+            missing.setdefault(r, []).extend(_missing_inputs(t, r))
     excluded: dict[str, str] = {}
-    for r in regions:
-        missing = [m for t in part.terms for m in _missing_inputs(t, r)]
-        if missing:
-            if part.missing == EXCLUDE:
-                excluded[r] = "fehlende Werte: " + ", ".join(missing)
-            else:
-                raise AllocationError(f"Raum {r}: fehlende Werte ({', '.join(missing)}) – die Regel lässt keine Lücken zu")
+    for r in sorted(missing):
+        if part.missing == EXCLUDE:
+            excluded[r] = "fehlende Werte: " + ", ".join(missing[r])
+        else:
+            raise AllocationError(f"Raum {r}: fehlende Werte ({', '.join(missing[r])}) – die Regel lässt keine Lücken zu")
     included = [r for r in regions if r not in excluded]
     if not included:
         raise AllocationError("alle Räume sind wegen fehlender Werte ausgeschlossen")
@@ -262,8 +342,8 @@ def allocate(part: Part, cache: dict | None = None) -> Result:
     for r in included:
         if r in lo and r in hi and lo[r] > hi[r]:
             raise AllocationError(f"Raum {r}: Untergrenze {part.floors[r]} liegt über der Obergrenze {part.caps[r]}")
-    shares = {r: Fraction(n, denom) for r, n in zip(included, numerators, strict=True)}
     if lo or hi:
+        shares = {r: Fraction(n, denom) for r, n in zip(included, numerators, strict=True)}
         lam = _solve_lambda(base, shares, lo, hi, amount)
     else:
         lam = amount - base * len(included)  # Σ s_r = 1: everything above the base is shared
@@ -271,43 +351,40 @@ def allocate(part: Part, cache: dict | None = None) -> Result:
     # Everything in cents over one common denominator Q, in integers.
     q = lam.denominator * denom
     base_cents = int(base * 100)
-    linear = [base_cents * q + 100 * lam.numerator * n for n in numerators]
+    scale = 100 * lam.numerator
+    base_q = base_cents * q
+    linear = [base_q + scale * n for n in numerators]
     clamped = list(linear)
-    bounds: dict[str, str | None] = {}
-    for i, r in enumerate(included):
-        bounds[r] = None
-        if r in lo and clamped[i] < int(lo[r] * 100) * q:
-            clamped[i], bounds[r] = int(lo[r] * 100) * q, "floor"
-        if r in hi and clamped[i] > int(hi[r] * 100) * q:
-            clamped[i], bounds[r] = int(hi[r] * 100) * q, "cap"
+    bounds: list[str | None] = [None] * len(included)
+    if lo or hi:
+        for i, r in enumerate(included):
+            if r in lo and clamped[i] < int(lo[r] * 100) * q:
+                clamped[i], bounds[i] = int(lo[r] * 100) * q, "floor"
+            if r in hi and clamped[i] > int(hi[r] * 100) * q:
+                clamped[i], bounds[i] = int(hi[r] * 100) * q, "cap"
     cents = _round_to_cents(included, clamped, q, int(amount * 100))
-
-    amounts = []
-    for i, r in enumerate(included):
-        breakdown = {"Sockel": _micro(base_cents, 1)}
-        for t, m, xs in zip(part.terms, multipliers, values, strict=True):
-            breakdown[t.label or t.kind] = _micro(100 * lam.numerator * m * xs[i], q)
-        if clamped[i] != linear[i]:
-            breakdown["Begrenzung"] = _micro(clamped[i] - linear[i], q)
-        rounding = cents[r] * q - clamped[i]
-        if rounding:
-            breakdown["Rundung"] = _micro(rounding, q)
-        amounts.append(
-            RegionAmount(
-                code=r, amount=Decimal(cents[r]).scaleb(-2), breakdown=breakdown, share=shares[r], bound=bounds[r]
-            )
-        )
+    detail = _Detail(
+        labels=[t.label or t.kind for t in part.terms], base_cents=base_cents, lam=lam, q=q, denom=denom,
+        numerators=numerators, multipliers=multipliers, values=values, linear=linear, clamped=clamped, cents=cents,
+    )
+    amounts = [
+        RegionAmount(r, c, bounds[i], detail, i)
+        for i, (r, c) in enumerate(zip(included, cents, strict=True))
+    ]
     return Result(amounts=amounts, excluded=excluded, lam=lam)
 
 
-def _round_to_cents(codes: list[str], exact: list[int], q: int, target: int) -> dict[str, int]:
-    """``exact``: amounts in cents × q. Floor each to the cent; hand out the
-    leftover cents by largest remainder, ties by region code ascending."""
-    floored = {r: e // q for r, e in zip(codes, exact, strict=True)}
-    remainders = {r: e - floored[r] * q for r, e in zip(codes, exact, strict=True)}
-    leftover = target - sum(floored.values())
+def _round_to_cents(codes: list[str], exact: list[int], q: int, target: int) -> list[int]:
+    """``exact``: amounts in cents × q, in the order of ``codes`` (sorted).
+    Floor each to the cent; hand out the leftover cents by largest remainder,
+    ties by region code ascending."""
+    floored = [e // q for e in exact]
+    leftover = target - sum(floored)
     if not 0 <= leftover <= len(codes):  # pragma: no cover - guaranteed by the exact sum
         raise AllocationError("Rundungsfehler: die exakten Beträge ergeben nicht den Gesamtbetrag")
-    for r in sorted(codes, key=lambda code: (-remainders[code], code))[:leftover]:
-        floored[r] += 1
+    if leftover:
+        remainders = [e - f * q for e, f in zip(exact, floored, strict=True)]
+        # codes are sorted, so a stable sort by remainder alone keeps ties in code order
+        for i in sorted(range(len(codes)), key=lambda i: -remainders[i])[:leftover]:
+            floored[i] += 1
     return floored

@@ -263,6 +263,9 @@ class AllocationRun(models.Model):
     snapshot = models.JSONField(_("Regel und Eingangswerte"), default=dict)
     input_hash = models.CharField(_("Prüfsumme der Eingänge"), max_length=64, blank=True, db_index=True)
     error = models.TextField(_("Fehler"), blank=True)
+    attempts = models.PositiveSmallIntegerField(
+        _("Versuche"), default=0, help_text=_("Wie oft die Berechnung begonnen wurde (mehr als 1: ein Abbruch).")
+    )
     created_at = models.DateTimeField(_("angelegt am"), auto_now_add=True)
     started_at = models.DateTimeField(_("begonnen"), null=True, blank=True)
     finished_at = models.DateTimeField(_("beendet"), null=True, blank=True)
@@ -279,6 +282,10 @@ class AllocationRun(models.Model):
                 name="run_one_success_per_input",
                 violation_error_message=_("Für diese Eingänge gibt es schon eine fertige Berechnung."),
             ),
+            models.UniqueConstraint(
+                fields=["budget"], condition=models.Q(status="queued"), name="run_one_queued_per_budget",
+                violation_error_message=_("Für dieses Budget wartet schon eine Berechnung."),
+            ),
         ]
 
     def __str__(self):
@@ -286,14 +293,15 @@ class AllocationRun(models.Model):
 
 
 class Allocation(models.Model):
-    """A region's amount for one part in one run, with its breakdown."""
+    """A region's amount for one part in one run."""
 
     run = models.ForeignKey(AllocationRun, verbose_name=_("Berechnung"), on_delete=models.CASCADE,
                             related_name="allocations")
     region = models.ForeignKey(Region, verbose_name=_("Raum"), on_delete=models.PROTECT, related_name="+")
     part = models.CharField(_("Teil"), max_length=20, choices=Part.choices)
     amount = models.DecimalField(_("Betrag (EUR)"), **MONEY)
-    breakdown = models.JSONField(_("Zusammensetzung"), default=dict)
+    # The breakdown (base, each term, bound, rounding) is not stored: it is
+    # derived from the run's snapshot on demand (services.replay).
     bound = models.CharField(_("Grenze"), max_length=5, blank=True)
 
     class Meta:

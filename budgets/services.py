@@ -1,16 +1,17 @@
 """Budget workflows: gather a budget's inputs and run the allocation engine."""
 
 import hashlib
+import io
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import connection, transaction
-from django.db.models import Max, Sum
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import Sum
 from django.db.models.functions import TruncMonth
-from django.utils import timezone
-
-from regions.models import IndicatorValue
+from django.utils import timezone, translation
 
 from . import engine
 from .choices import Part, RulePart, RunStatus, TermKind, Trigger
@@ -64,98 +65,217 @@ class RuleSpec:
     missing: str
     terms: Rows
     bounds: Rows
+    part: str = RulePart.ALL  # the part the variant is for ("all": every part without its own)
+
+
+SNAPSHOT_VERSION = 2
+
+
+def _micro_units(text: str) -> int:
+    """A numeric value as PostgreSQL prints it ("-12.500000") in millionths,
+    exactly. Values of the same indicator share this unit, and only their
+    proportions matter to the engine."""
+    whole, _, fraction = text.partition(".")
+    units = int(whole + (fraction + "000000")[:6])
+    if len(fraction) > 6 and int(fraction[6:]):  # pragma: no cover - the column has 6 decimal places
+        raise ValueError(f"more than 6 decimal places: {text}")
+    return units
+
+
+FEW_REGIONS = 2000  # up to this many target regions, values are looked up by region id
+
+
+def read_inputs(budget: Budget, rules: dict) -> dict:
+    """The inputs the rules need: the target regions (sorted by code), the
+    period of every term without a fixed period (the latest with a value in
+    these regions; one query), and the values themselves as the text
+    PostgreSQL prints (one query per distinct period). Returns the snapshot's "inputs":
+    ``{"regions": [code, …], "periods": {key: period}, "values": {key: [text or None per region]}}``
+    """
+    region_rows = sorted(budget.target_regions().values_list("code", "pk"))
+    if not region_rows:
+        raise engine.AllocationError("Unter dem Gebiet liegen keine Räume der Verteilungsebene.")
+    wanted: dict[tuple[int, str | None], object] = {}  # (indicator id, fixed period or None) → indicator
+    for rule in rules.values():
+        for term in rule.terms.all():
+            for ind in (term.indicator, term.factor_indicator):
+                if ind is not None:
+                    wanted.setdefault((ind.pk, term.period or None), ind)
+    scope = budget.scope_region
+    region_filter = "r.level_id = %s AND r.path LIKE %s"
+    region_params = [budget.target_level_id, scope.path.replace("%", r"\%").replace("_", r"\_") + "%"]
+    periods: dict[tuple[int, str | None], str] = {}
+    open_ids = sorted({ind_id for ind_id, period in wanted if period is None})
+    with connection.cursor() as cur:
+        few = len(region_rows) <= FEW_REGIONS
+        if open_ids and few:  # a part of the city: the region index, grouped
+            cur.execute(
+                """
+                SELECT i.id, m.period FROM unnest(%s::bigint[]) AS i(id)
+                LEFT JOIN (SELECT v.indicator_id, max(v.period) AS period FROM regions_indicatorvalue v
+                           WHERE v.indicator_id = ANY(%s) AND v.region_id = ANY(%s) GROUP BY v.indicator_id) m
+                  ON m.indicator_id = i.id
+                """,
+                [open_ids, open_ids, [pk for _, pk in region_rows]],
+            )
+        elif open_ids:  # most regions: walk each indicator's periods from the newest until one is in scope
+            cur.execute(
+                f"""
+                SELECT i.id, (SELECT v.period FROM regions_indicatorvalue v JOIN regions_region r ON r.id = v.region_id
+                              WHERE v.indicator_id = i.id AND {region_filter}
+                              ORDER BY v.period DESC LIMIT 1)
+                FROM unnest(%s::bigint[]) AS i(id)
+                """,
+                [*region_params, open_ids],
+            )
+        if open_ids:
+            for ind_id, period in cur.fetchall():
+                if period is None:
+                    name = wanted[(ind_id, None)].name
+                    raise engine.AllocationError(f"Für „{name}“ gibt es in diesen Räumen keine Werte.")
+                periods[(ind_id, None)] = period
+        for ind_id, period in wanted:
+            if period is not None:
+                periods[(ind_id, period)] = period
+        # one query per distinct period (usually one): the planner then reads the
+        # (indicator, period) index instead of scanning the values table
+        by_period: dict[str, set[int]] = {}
+        for (ind_id, _), period in periods.items():
+            by_period.setdefault(period, set()).add(ind_id)
+        found: dict[tuple[int, str], dict[int, str]] = {}
+        for period, ind_ids in sorted(by_period.items()):
+            if few:  # a part of the city: look the regions up by id
+                where, params = "v.region_id = ANY(%s)", [[pk for _, pk in region_rows]]
+            else:  # most of the values of a period: one pass over the (indicator, period) index
+                where, params = region_filter, region_params
+            cur.execute(
+                f"""
+                SELECT v.indicator_id, array_agg(v.region_id), array_agg(v.value::text)
+                FROM regions_indicatorvalue v JOIN regions_region r ON r.id = v.region_id
+                WHERE v.indicator_id = ANY(%s) AND v.period = %s AND {where}
+                GROUP BY v.indicator_id
+                """,
+                [sorted(ind_ids), period, *params],
+            )
+            for ind_id, region_ids, texts in cur.fetchall():
+                found[(ind_id, period)] = dict(zip(region_ids, texts, strict=True))
+    inputs: dict = {"version": SNAPSHOT_VERSION, "regions": [code for code, _ in region_rows], "periods": {},
+                    "values": {}}
+    for (ind_id, fixed), ind in sorted(wanted.items(), key=lambda kv: (kv[1].key, kv[0][1] or "")):
+        period = periods[(ind_id, fixed)]
+        by_region = found.get((ind_id, period), {})
+        inputs["periods"][input_key(ind.key, fixed)] = period
+        inputs["values"][input_key(ind.key, fixed)] = [by_region.get(pk) for _, pk in region_rows]
+    return inputs
+
+
+def input_series(inputs: dict, key: str) -> dict[str, str | None]:
+    """One input series of a snapshot as region code → value text."""
+    return dict(zip(inputs["regions"], inputs["values"][key], strict=True))
+
+
+def input_key(indicator_key: str, fixed_period: str | None) -> str:
+    """The key of an input series in the snapshot: the indicator's key, with
+    "@period" when a term fixes the period (the same indicator may then appear
+    with two periods)."""
+    return f"{indicator_key}@{fixed_period}" if fixed_period else indicator_key
+
+
+def term_specs(rule) -> list[dict]:
+    """A rule's terms as the snapshot stores them (with the label the breakdown uses)."""
+    out = []
+    for t in rule.terms.all():
+        if t.kind == TermKind.EQUAL:
+            with translation.override("de"):  # stored runs speak German whoever triggered them
+                label = str(TermKind.EQUAL.label)
+        else:
+            label = t.indicator.name
+            if t.kind == TermKind.PER_CAPITA and t.factor_indicator:
+                label = f"{label} × {t.factor_indicator.name}"
+        out.append({
+            "kind": t.kind, "weight": str(t.weight), "period": t.period, "label": label,
+            "indicator": t.indicator.key if t.indicator else None,
+            "factor_indicator": t.factor_indicator.key if t.factor_indicator else None,
+        })
+    return out
+
+
+def compute_from_snapshot(part_amounts: dict[str, Decimal], rules: list[dict], inputs: dict) -> dict[str, engine.Result]:
+    """Allocate every part from a snapshot alone (no database): the rules as
+    ``rule_snapshot`` writes them and the inputs as ``read_inputs`` returns them.
+    The same snapshot always gives the same cents."""
+    codes = inputs["regions"]
+    series_cache: dict[str, dict[str, int | None]] = {}
+
+    def series(key: str | None, period: str | None):
+        if key is None:
+            return None
+        skey = input_key(key, period)
+        if skey not in series_cache:
+            texts = inputs["values"].get(skey)
+            if texts is None:
+                raise engine.AllocationError(f"Für „{key}“ fehlen die Eingangswerte.")
+            series_cache[skey] = dict(zip(codes, [
+                None if t is None else int(t.replace(".", "")) if t[-7:-6] == "." else _micro_units(t) for t in texts
+            ], strict=True))
+        return series_cache[skey]
+
+    by_part = {r["part"]: r for r in rules}
+    results: dict[str, engine.Result] = {}
+    terms_by_rule: dict[str, list[engine.Term]] = {}
+    cache: dict = {}  # parts under the same rule share their shares
+    for part_key, amount in part_amounts.items():
+        if amount == 0:
+            continue
+        rule = by_part.get(part_key)
+        if rule is None:
+            raise engine.AllocationError(
+                f"Für den Teil „{Part(part_key).label}“ ({amount} €) gibt es keinen Verteilungsschlüssel."
+            )
+        rule_key = json.dumps(rule["terms"], sort_keys=True)  # parts with the same terms share them
+        if rule_key not in terms_by_rule:
+            terms_by_rule[rule_key] = [
+                engine.Term(
+                    kind={TermKind.EQUAL: engine.EQUAL, TermKind.INDICATOR: engine.INDICATOR}.get(
+                        t["kind"], engine.PER_CAPITA),
+                    weight=Decimal(t["weight"]), label=t["label"],
+                    values=series(t["indicator"], t["period"]) or {},
+                    factors=series(t["factor_indicator"], t["period"]),
+                )
+                for t in rule["terms"]
+            ]
+        results[part_key] = engine.allocate(
+            engine.Part(
+                amount=amount,
+                regions=codes,
+                terms=terms_by_rule[rule_key],
+                base=Decimal(rule["base_amount"]),
+                floors={b["region"]: Decimal(b["floor"]) for b in rule["bounds"] if b["floor"] is not None},
+                caps={b["region"]: Decimal(b["cap"]) for b in rule["bounds"] if b["cap"] is not None},
+                missing=rule["missing"],
+            ),
+            cache=cache,
+        )
+    return results
 
 
 def compute(budget: Budget, rules: dict | None = None) -> Computation:
     """Allocate every part with a non-zero amount. ``rules``: part → rule to use
     instead of the stored ones (what-if). Raises engine.AllocationError with a
     German message when the inputs do not allow it."""
-    regions = {r.pk: r.code for r in budget.target_regions().only("pk", "code")}
-    if not regions:
-        raise engine.AllocationError("Unter dem Gebiet liegen keine Räume der Verteilungsebene.")
     rules = rules_by_part(budget) if rules is None else rules
+    snapshot = rule_snapshot(budget, rules)
+    inputs = read_inputs(budget, rules)
     part_amounts = budget.part_amounts()
-    indicator_ids = {
-        ind.pk
-        for rule in rules.values()
-        for term in rule.terms.all()
-        for ind in (term.indicator, term.factor_indicator)
-        if ind is not None
-    }
-    # one query for every value any rule needs, then the period per term
-    values: dict[tuple[int, str], dict[str, Decimal]] = {}
-    for ind_id, region_id, period, value in IndicatorValue.objects.filter(
-        indicator_id__in=indicator_ids, region_id__in=list(regions)
-    ).values_list("indicator_id", "region_id", "period", "value"):
-        values.setdefault((ind_id, period), {})[regions[region_id]] = value
-    latest = dict(
-        IndicatorValue.objects.filter(indicator_id__in=indicator_ids, region_id__in=list(regions))
-        .values("indicator_id").annotate(p=Max("period")).values_list("indicator_id", "p")
-    ) if indicator_ids else {}
-    inputs: dict = {"periods": {}, "values": {}}
-
-    def series(indicator, period):
-        period = period or latest.get(indicator.pk)
-        if period is None:
-            raise engine.AllocationError(f"Für „{indicator.name}“ gibt es in diesen Räumen keine Werte.")
-        found = values.get((indicator.pk, period), {})
-        inputs["periods"][indicator.key] = period
-        inputs["values"][indicator.key] = {code: str(v) for code, v in sorted(found.items())}
-        return {code: found.get(code) for code in regions.values()}
-
-    def terms_of(rule) -> list[engine.Term]:
-        terms = []
-        for term in rule.terms.all():
-            label = term.get_kind_display() if term.kind == TermKind.EQUAL else term.indicator.name
-            if term.kind == TermKind.EQUAL:
-                terms.append(engine.Term(engine.EQUAL, term.weight, label))
-            elif term.kind == TermKind.INDICATOR:
-                terms.append(engine.Term(engine.INDICATOR, term.weight, label, series(term.indicator, term.period)))
-            else:
-                factors = series(term.factor_indicator, term.period) if term.factor_indicator else None
-                if term.factor_indicator:
-                    label = f"{label} × {term.factor_indicator.name}"
-                terms.append(
-                    engine.Term(engine.PER_CAPITA, term.weight, label, series(term.indicator, term.period), factors)
-                )
-        return terms
-
-    results = {}
-    terms_by_rule: dict[int, list[engine.Term]] = {}
-    cache: dict = {}  # parts under the same rule share their shares
-    for part_key, amount in part_amounts.items():
-        if amount == 0:
-            continue
-        rule = rules.get(part_key)
-        if rule is None:
-            raise engine.AllocationError(
-                f"Für den Teil „{Part(part_key).label}“ ({amount} €) gibt es keinen Verteilungsschlüssel."
-            )
-        if rule.pk not in terms_by_rule:
-            terms_by_rule[rule.pk] = terms_of(rule)
-        bounds = list(rule.bounds.all())
-        results[part_key] = engine.allocate(
-            engine.Part(
-                amount=amount,
-                regions=sorted(regions.values()),
-                terms=terms_by_rule[rule.pk],
-                base=rule.base_amount,
-                floors={b.region.code: b.floor for b in bounds if b.floor is not None},
-                caps={b.region.code: b.cap for b in bounds if b.cap is not None},
-                missing=rule.missing,
-            ),
-            cache=cache,
-        )
-    return Computation(budget=budget, parts=results, part_amounts=part_amounts, inputs=inputs)
+    parts = compute_from_snapshot(part_amounts, snapshot["rules"], inputs)
+    return Computation(budget=budget, parts=parts, part_amounts=part_amounts, inputs=inputs)
 
 
 # --- Runs ---------------------------------------------------------------------------
 
-LOCK_NAMESPACE = 7401  # pg_advisory_xact_lock(namespace, budget id): one run per budget at a time
-
-
 def rule_snapshot(budget: Budget, by_part: dict | None = None) -> dict:
-    """Everything about the budget and its rules that decides the allocation."""
+    """Everything about the budget and its rules that decides the allocation
+    (the inputs are added by the run)."""
     rules = []
     for part, rule in sorted((by_part if by_part is not None else rules_by_part(budget)).items()):
         rules.append({
@@ -163,11 +283,7 @@ def rule_snapshot(budget: Budget, by_part: dict | None = None) -> dict:
             "rule": rule.part,
             "base_amount": str(rule.base_amount),
             "missing": rule.missing,
-            "terms": [
-                {"kind": t.kind, "weight": str(t.weight), "indicator": t.indicator.key if t.indicator else None,
-                 "factor_indicator": t.factor_indicator.key if t.factor_indicator else None, "period": t.period}
-                for t in rule.terms.all()
-            ],
+            "terms": term_specs(rule),
             "bounds": sorted(
                 [{"region": b.region.code, "floor": str(b.floor) if b.floor is not None else None,
                   "cap": str(b.cap) if b.cap is not None else None} for b in rule.bounds.all()],
@@ -181,70 +297,225 @@ def rule_snapshot(budget: Budget, by_part: dict | None = None) -> dict:
     }
 
 
+LOCK_NAMESPACE = 7401  # pg_advisory_lock(namespace, budget id): one run per budget at a time
+MAX_ATTEMPTS = 3  # a run whose worker died this often is given up (failed), not started again
+
+
 def _hash(data: dict) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def run_allocation(budget_id: int, trigger: str = Trigger.MANUAL, user_id: int | None = None) -> AllocationRun:
-    """Compute and store a run of the budget, unless a finished run with the same
-    inputs exists (then that one is returned). One run per budget at a time (an
-    advisory lock); the run and its allocations are written in one transaction,
-    so a run interrupted midway leaves nothing behind and is simply repeated."""
-    with transaction.atomic():
+class _BudgetLock:
+    """A session-level advisory lock on the budget, held across the run's
+    transactions (so that the "running" state can be committed and seen) and
+    released by PostgreSQL if the worker dies."""
+
+    def __init__(self, budget_id: int):
+        self.budget_id = budget_id
+
+    def __enter__(self):
         with connection.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, budget_id])
-        budget = Budget.objects.select_related("scope_region", "target_level").get(pk=budget_id)
-        started = timezone.now()
+            cur.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_NAMESPACE, self.budget_id])
+
+    def __exit__(self, *exc):
+        try:
+            with connection.cursor() as cur:
+                cur.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, self.budget_id])
+        except Exception:  # pragma: no cover - a broken connection: closing it releases the lock
+            connection.close()
+        return False
+
+
+def _claim(budget_id: int, trigger: str, user_id: int | None) -> tuple[AllocationRun, bool]:
+    """The run record this execution fills: the budget's queued run, or one
+    left "running" by a worker that died (the lock is ours, so nobody else is
+    running it), else a new one. Marked running and committed, so the UI can
+    show it. Returns the record and whether it had been interrupted."""
+    with transaction.atomic():
+        run = (
+            AllocationRun.objects.select_for_update()
+            .filter(budget_id=budget_id, status__in=[RunStatus.QUEUED, RunStatus.RUNNING])
+            .order_by("created_at", "pk")
+            .first()
+        )
+        if run is None:
+            run = AllocationRun(budget_id=budget_id, trigger=trigger, triggered_by_id=user_id)
+        interrupted = run.status == RunStatus.RUNNING
+        run.status = RunStatus.RUNNING
+        run.attempts += 1
+        run.started_at = timezone.now()
+        run.save()
+        # a queued record besides it (a trigger that came in meanwhile) is covered by this execution
+        AllocationRun.objects.filter(budget_id=budget_id, status=RunStatus.QUEUED).exclude(pk=run.pk).delete()
+    return run, interrupted
+
+
+def _requeue(run: AllocationRun) -> None:
+    """Put a run back in the queue after a transient error (its task retries);
+    if that fails too, the record stays "running" and the retry takes it over."""
+    try:
+        with transaction.atomic():
+            if AllocationRun.objects.filter(budget_id=run.budget_id, status=RunStatus.QUEUED).exists():
+                AllocationRun.objects.filter(pk=run.pk).delete()
+            else:
+                AllocationRun.objects.filter(pk=run.pk).update(status=RunStatus.QUEUED)
+    except DatabaseError:
+        pass
+
+
+def run_allocation(budget_id: int, trigger: str = Trigger.MANUAL, user_id: int | None = None,
+                   last_attempt: bool = True) -> AllocationRun:
+    """Compute and store a run of the budget, unless a finished run with the same
+    inputs exists (then that one is returned and no run is added).
+
+    At most one execution per budget at a time (an advisory lock). The run
+    record is marked running in its own transaction; the result — allocations,
+    snapshot and status — is written in one transaction, so a worker killed
+    midway leaves a "running" record and no allocations, and the next execution
+    takes that record over and completes it (after MAX_ATTEMPTS it is marked
+    failed). A transient database error puts the record back in the queue
+    (the task retries) unless ``last_attempt``; then it is recorded as failed."""
+    with _BudgetLock(budget_id):
+        run, interrupted = _claim(budget_id, trigger, user_id)
+        if interrupted and run.attempts > MAX_ATTEMPTS:
+            return _finish_failed(
+                run, f"Abgebrochen: die Berechnung wurde {MAX_ATTEMPTS}-mal begonnen und jedes Mal unterbrochen.", {}
+            )
+        try:
+            return _execute(run)
+        except Exception as e:
+            if last_attempt:
+                _finish_failed(run, f"Technischer Fehler: {type(e).__name__}: {e}", {})
+            else:
+                _requeue(run)
+            raise
+
+
+def _finish_failed(run: AllocationRun, error: str, snapshot: dict) -> AllocationRun:
+    """Record a failed run — unless the newest finished run failed with the same
+    inputs and error: then this record is dropped and that one returned."""
+    snapshot = {**snapshot, "error": error}
+    input_hash = _hash(snapshot)
+    with transaction.atomic():
+        latest = (
+            AllocationRun.objects.filter(budget_id=run.budget_id, status__in=[RunStatus.SUCCEEDED, RunStatus.FAILED])
+            .order_by("-created_at", "-pk").first()
+        )
+        if latest is not None and latest.status == RunStatus.FAILED and latest.input_hash == input_hash:
+            AllocationRun.objects.filter(pk=run.pk).delete()
+            return latest
+        run.status, run.error, run.snapshot, run.input_hash = RunStatus.FAILED, error, snapshot, input_hash
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "error", "snapshot", "input_hash", "finished_at"])
+    return run
+
+
+def _execute(run: AllocationRun) -> AllocationRun:
+    with transaction.atomic():
+        budget = Budget.objects.select_related("scope_region", "target_level").get(pk=run.budget_id)
         rules = rules_by_part(budget)  # read once for the snapshot and the computation
         snapshot = rule_snapshot(budget, rules)
         try:
-            result = compute(budget, rules=rules)
+            inputs = read_inputs(budget, rules)
+            snapshot["inputs"] = inputs
+            parts = compute_from_snapshot(budget.part_amounts(), snapshot["rules"], inputs)
         except engine.AllocationError as e:
-            snapshot["error"] = str(e)
-            input_hash = _hash(snapshot)
-            latest = budget.runs.order_by("-created_at", "-pk").first()
-            if latest is not None and latest.status == RunStatus.FAILED and latest.input_hash == input_hash:
-                return latest
-            return AllocationRun.objects.create(
-                budget=budget, status=RunStatus.FAILED, trigger=trigger, triggered_by_id=user_id, snapshot=snapshot,
-                input_hash=input_hash, error=str(e), started_at=started, finished_at=timezone.now(),
-            )
-        snapshot["inputs"] = result.inputs
-        input_hash = _hash(snapshot)
-        existing = budget.runs.filter(status=RunStatus.SUCCEEDED, input_hash=input_hash).first()
+            error = str(e)
+        else:
+            error = None
+    if error is not None:
+        return _finish_failed(run, error, snapshot)
+
+    input_hash = _hash(snapshot)
+    with transaction.atomic():
+        existing = AllocationRun.objects.filter(
+            budget_id=run.budget_id, status=RunStatus.SUCCEEDED, input_hash=input_hash
+        ).first()
         if existing is not None:
+            AllocationRun.objects.filter(pk=run.pk).delete()
             return existing
-        run = AllocationRun.objects.create(
-            budget=budget, status=RunStatus.SUCCEEDED, trigger=trigger, triggered_by_id=user_id, snapshot=snapshot,
-            input_hash=input_hash, started_at=started, finished_at=timezone.now(),
-        )
+        # the allocations by COPY (tens of thousands of rows at national scale)
         region_ids = dict(budget.target_regions().values_list("code", "pk"))
-        Allocation.objects.bulk_create(
-            [
-                Allocation(run=run, region_id=region_ids[a.code], part=part, amount=a.amount,
-                           breakdown={k: str(v) for k, v in a.breakdown.items()}, bound=a.bound or "")
-                for part, part_result in result.parts.items()
-                for a in part_result.amounts
-            ],
-            batch_size=2000,
-        )
-        return run
+        buf = io.StringIO()
+        for part, result in parts.items():
+            for a in result.amounts:
+                amount = f"{a.cents // 100}.{a.cents % 100:02d}" if a.cents >= 0 else str(a.amount)
+                buf.write(f"{run.pk}\t{region_ids[a.code]}\t{part}\t{amount}\t{a.bound or ''}\n")
+        buf.seek(0)
+        with connection.cursor() as cur:
+            cur.copy_expert("COPY budgets_allocation (run_id, region_id, part, amount, bound) FROM STDIN", buf)
+        run.status, run.snapshot, run.input_hash, run.error = RunStatus.SUCCEEDED, snapshot, input_hash, ""
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "snapshot", "input_hash", "error", "finished_at"])
+    return run
+
+
+_REPLAYS: OrderedDict = OrderedDict()  # (run id, input hash) → results; finished runs never change
+_REPLAYS_LOCK = threading.Lock()
+REPLAY_CACHE_SIZE = 4
+
+
+def replay(run: AllocationRun) -> dict[str, engine.Result]:
+    """Part → the engine's result, computed again from the run's snapshot alone
+    (rule and inputs as stored): the source of every breakdown and share shown
+    for a stored run. Gives the stored cents (tests and ``verify`` check it).
+    The last few replays are kept in memory."""
+    if run.status != RunStatus.SUCCEEDED:
+        raise engine.AllocationError("Nur eine fertige Berechnung kann nachgerechnet werden.")
+    key = (run.pk, run.input_hash)
+    with _REPLAYS_LOCK:
+        if key in _REPLAYS:
+            _REPLAYS.move_to_end(key)
+            return _REPLAYS[key]
+    snapshot = run.snapshot
+    parts = {k: Decimal(v) for k, v in snapshot["budget"]["parts"].items()}
+    results = compute_from_snapshot(parts, snapshot["rules"], snapshot["inputs"])
+    with _REPLAYS_LOCK:
+        _REPLAYS[key] = results
+        while len(_REPLAYS) > REPLAY_CACHE_SIZE:
+            _REPLAYS.popitem(last=False)
+    return results
+
+
+def verify(run: AllocationRun) -> list[str]:
+    """Compare the stored allocations of a run with its replay; returns the
+    differences (empty: every stored cent is what the snapshot gives)."""
+    results = replay(run)
+    expected = {(part, a.code): a.amount for part, r in results.items() for a in r.amounts}
+    stored = {(part, code): amount for part, code, amount in run.allocations.values_list("part", "region__code", "amount")}
+    out = []
+    for key in sorted(set(expected) | set(stored)):
+        if expected.get(key) != stored.get(key):
+            out.append(f"{key[1]} {Part(key[0]).label}: gespeichert {stored.get(key)}, nachgerechnet {expected.get(key)}")
+    return out
 
 
 def request_recompute(budget_ids, trigger: str, user=None) -> None:
-    """Ask for a recompute once the current transaction commits. Triggers that
-    arrive together give runs with the same inputs; run_allocation turns all but
-    the first into no-ops (same input hash)."""
-    from .tasks import recompute_budget
-
+    """Ask for a recompute once the current transaction commits: a queued run
+    record (one per budget; a trigger arriving while one waits joins it) and a
+    task, delayed by RECOMPUTE_DELAY so that a burst of changes settles into one
+    run. Runs with the same inputs as a finished run are dropped again."""
     user_id = getattr(user, "pk", None)
     for budget_id in sorted(set(budget_ids)):
-        transaction.on_commit(
-            lambda b=budget_id: recompute_budget.apply_async(args=[b, trigger, user_id], countdown=RECOMPUTE_DELAY)
-        )
+        transaction.on_commit(lambda b=budget_id: enqueue(b, trigger, user_id))
 
 
 RECOMPUTE_DELAY = 2  # seconds: lets a burst of changes settle into one run
+
+
+def enqueue(budget_id: int, trigger: str, user_id: int | None = None) -> AllocationRun | None:
+    """Queue a run of the budget now (see request_recompute). Returns the queued
+    record, or None when one was already waiting (the change joins it)."""
+    from .tasks import recompute_budget
+
+    try:
+        with transaction.atomic():
+            run = AllocationRun.objects.create(budget_id=budget_id, status=RunStatus.QUEUED, trigger=trigger,
+                                               triggered_by_id=user_id)
+    except IntegrityError:
+        return None  # one is waiting already (one queued run per budget); it will read this change
+    recompute_budget.apply_async(args=[budget_id, trigger, user_id], countdown=RECOMPUTE_DELAY)
+    return run
 
 
 @transaction.atomic

@@ -14,7 +14,8 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch
+from django.core.paginator import Paginator
+from django.db.models import Prefetch, Sum
 from django.http import Http404, HttpResponse, HttpResponseNotFound
 from django.shortcuts import redirect
 from django.utils.formats import number_format
@@ -258,84 +259,57 @@ class BudgetAdoptView(BudgetActionView):
 # --- "Wie wird gerechnet?" -----------------------------------------------------------
 
 
-def _term_label(term: dict, names: dict[str, str]) -> str | None:
-    """The key the engine used for the term in Allocation.breakdown (None for
-    an equal term: its label is whatever is left)."""
-    if term["kind"] == TermKind.EQUAL:
-        return None
-    label = names.get(term["indicator"], term["indicator"])
-    if term["kind"] == TermKind.PER_CAPITA and term.get("factor_indicator"):
-        label = f"{label} × {names.get(term['factor_indicator'], term['factor_indicator'])}"
-    return label
+EXPLANATION_PAGE_SIZE = 100  # regions per page of "Wie wird gerechnet?"
 
 
-def _term_raw(term: dict, values: dict, code: str) -> Fraction | None:
-    if term["kind"] == TermKind.EQUAL:
-        return Fraction(1)
-    x = values.get(term["indicator"], {}).get(code)
-    if x is None:
-        return None
-    raw = Fraction(Decimal(x))
-    if term["kind"] == TermKind.PER_CAPITA and term.get("factor_indicator"):
-        f = values.get(term["factor_indicator"], {}).get(code)
-        if f is None:
-            return None
-        raw *= Fraction(Decimal(f))
-    return raw
+def _term_column(term: dict) -> str:
+    """The column header of a term's contribution (the equal term's label in
+    the active language; the others are indicator names)."""
+    return str(TermKind.EQUAL.label) if term["kind"] == TermKind.EQUAL else term["label"]
 
 
-def explain_part(part_key: str, amount: Decimal, rule: dict, allocations: list, inputs: dict, names: dict) -> dict:
-    """Words and a per-region table for one part, from the stored snapshot and
-    allocations of a run."""
-    values, periods = inputs.get("values", {}), inputs.get("periods", {})
+def explain_part(part_key: str, amount: Decimal, rule: dict, allocations: list, inputs: dict,
+                 names: dict, result: "engine.Result", region_count: int, part_sum: Decimal) -> dict:
+    """Words and a per-region table for one part of a run: the stored amounts
+    of the shown regions (``allocations``), their inputs from the snapshot and
+    their shares and breakdowns from the replay of the snapshot (``result``)."""
+    values, periods, codes = inputs.get("values", {}), inputs.get("periods", {}), inputs.get("regions", [])
+    index = {code: i for i, code in enumerate(codes)}
     terms = rule.get("terms", [])
     base = Decimal(rule.get("base_amount") or 0)
-    n = len(allocations)
-    rest = amount - base * n
+    rest = amount - base * region_count
     words = []
     for t in terms:
-        period = periods.get(t["indicator"], t.get("period") or "") if t.get("indicator") else ""
+        period = periods.get(services.input_key(t["indicator"], t.get("period")), "") if t.get("indicator") else ""
         words.append(term_text(t["kind"], t["weight"], names.get(t.get("indicator"), t.get("indicator") or ""),
                                names.get(t.get("factor_indicator"), t.get("factor_indicator") or ""), period))
-    # input columns: each indicator the terms use, once
-    input_keys = []
+    # input columns: each series the terms use, once
+    input_keys: list[tuple[str, str]] = []  # (series key, indicator key)
     for t in terms:
         for key in (t.get("indicator"), t.get("factor_indicator")):
-            if key and key not in input_keys:
-                input_keys.append(key)
-    # breakdown columns: Sockel, the terms in rule order, Begrenzung, Rundung
-    present = {k for a in allocations for k in a.breakdown}
-    named = {_term_label(t, names) for t in terms} - {None}
-    leftover = sorted(present - named - set(FIXED_KEY_LABELS))  # an equal term's label, in the worker's language
-    labels = dict(FIXED_KEY_LABELS)
+            series = (services.input_key(key, t.get("period")), key) if key else None
+            if series and series not in input_keys:
+                input_keys.append(series)
+    by_code = result.by_code()
+    breakdowns = {a.region.code: by_code[a.region.code].breakdown for a in allocations if a.region.code in by_code}
+    present = {k for b in breakdowns.values() for k in b}
     columns = [BASE_KEY] if BASE_KEY in present else []
+    labels = dict(FIXED_KEY_LABELS)
     for t in terms:
-        key = _term_label(t, names)
-        if key is None and leftover:
-            key = leftover.pop(0)
-            labels[key] = TermKind.EQUAL.label
-        if key is not None and key in present and key not in columns:
-            columns.append(key)
-    columns += leftover + [k for k in (BOUND_KEY, ROUNDING_KEY) if k in present]
-    # the share s_r of each region under the rule, over the regions that took part
-    codes = [a.region.code for a in allocations]
-    raw = [(t, {c: _term_raw(t, values, c) for c in codes}) for t in terms]
-    shares = {}
-    for c in codes:
-        s = Fraction(0)
-        for t, by_code in raw:
-            total = sum((v for v in by_code.values() if v is not None), Fraction(0))
-            if total and by_code[c] is not None:
-                s += Fraction(Decimal(t["weight"])) * by_code[c] / total
-        shares[c] = s
+        if t["label"] not in columns:
+            columns.append(t["label"])
+            labels[t["label"]] = _term_column(t)
+    columns += [k for k in (BOUND_KEY, ROUNDING_KEY) if k in present]
     rows = []
     for a in allocations:
         code = a.region.code
+        i = index.get(code)
+        breakdown = breakdowns.get(code, {})
         rows.append({
             "region": a.region,
-            "inputs": [number(values.get(k, {}).get(code)) for k in input_keys],
-            "share": percent(shares[code], places=4),
-            "breakdown": [exact_money(a.breakdown[k]) if k in a.breakdown else "–" for k in columns],
+            "inputs": [number(values.get(skey, [])[i] if i is not None else None) for skey, _ in input_keys],
+            "share": percent(by_code[code].share, places=4) if code in by_code else "–",
+            "breakdown": [exact_money(breakdown[k]) if k in breakdown else "–" for k in columns],
             "amount": money(a.amount),
             "bound": a.bound,
         })
@@ -347,26 +321,29 @@ def explain_part(part_key: str, amount: Decimal, rule: dict, allocations: list, 
         "own_rule": rule.get("rule") != RulePart.ALL,
         "base": money(base),
         "base_value": base,
-        "region_count": n,
-        "base_total": money(base * n),
+        "region_count": region_count,
+        "base_total": money(base * region_count),
         "rest": money(rest),
         "terms": words,
         "missing_exclude": rule.get("missing") == MissingPolicy.EXCLUDE,
+        "excluded": sorted(result.excluded.items()),
         "bounds": [{"region": b["region"], "floor": money(b["floor"]) if b.get("floor") else "",
                     "cap": money(b["cap"]) if b.get("cap") else ""} for b in bounds],
         "input_columns": [
-            {"name": names.get(k, k), "period": format_period(periods.get(k, ""))} for k in input_keys
+            {"name": names.get(k, k), "period": format_period(periods.get(skey, ""))} for skey, k in input_keys
         ],
         "columns": [labels.get(k, k) for k in columns],
         "filler_columns": len(input_keys) + 1 + len(columns),
         "rows": rows,
-        "sum": money(sum((a.amount for a in allocations), Decimal(0))),
+        "sum": money(part_sum),
     }
 
 
 class BudgetExplanationView(ScopedDetailView):
     """ "Wie wird gerechnet?": the rule of the shown run in plain German with its
-    numbers, and per region the inputs, share and breakdown."""
+    numbers, and per region the inputs, share and breakdown — the amounts as
+    stored, the breakdown derived from the run's snapshot (services.replay).
+    The regions are shown a page at a time (EXPLANATION_PAGE_SIZE)."""
 
     model = Budget
     template_name = "budgets/budget_explanation.html"
@@ -387,23 +364,37 @@ class BudgetExplanationView(ScopedDetailView):
         keys = {k for r in rules.values() for t in r.get("terms", [])
                 for k in (t.get("indicator"), t.get("factor_indicator")) if k}
         names = dict(Indicator.objects.filter(key__in=keys).values_list("key", "name")) if keys else {}
+        results = services.replay(run)
+        # one page of regions (those with an allocation), the same for every part
+        allocated_codes = sorted({a.code for r in results.values() for a in r.amounts})
+        page = Paginator(allocated_codes, EXPLANATION_PAGE_SIZE).get_page(self.request.GET.get("page"))
         by_part: dict[str, list] = {}
-        for a in Allocation.objects.filter(run=run).select_related("region").only(
-            "part", "amount", "breakdown", "bound", "region__code", "region__name"
-        ).order_by("region__code"):
+        for a in Allocation.objects.filter(run=run, region__code__in=list(page.object_list)).select_related(
+            "region"
+        ).only("part", "amount", "bound", "region__code", "region__name").order_by("region__code"):
             by_part.setdefault(a.part, []).append(a)
+        stored_sums = dict(Allocation.objects.filter(run=run).values("part").annotate(s=Sum("amount"))
+                           .order_by().values_list("part", "s"))
         part_amounts = snapshot.get("budget", {}).get("parts", {})
         parts = []
+        differs = []  # shown regions whose stored amount is not what the snapshot gives (never expected)
         for p in Part:
             amount = Decimal(part_amounts.get(p.value, "0"))
             rule = rules.get(p.value)
-            if amount == 0 or rule is None:
+            if amount == 0 or rule is None or p.value not in results:
                 parts.append({"key": p.value, "label": p.label, "amount": money(amount), "empty": True})
                 continue
-            parts.append(explain_part(p.value, amount, rule, by_part.get(p.value, []), inputs, names))
+            result = results[p.value]
+            by_code = result.by_code()
+            differs += [f"{a.region.code} ({p.label})" for a in by_part.get(p.value, [])
+                        if a.region.code not in by_code or by_code[a.region.code].amount != a.amount]
+            parts.append(explain_part(p.value, amount, rule, by_part.get(p.value, []), inputs, names, result,
+                                      region_count=len(result.amounts), part_sum=stored_sums.get(p.value, Decimal(0))))
         context.update(
+            replay_differs=differs,
             total_text=money(snapshot.get("budget", {}).get("total")),
             parts=parts,
+            page_obj=page, paginator=page.paginator, is_paginated=page.has_other_pages(),
             part_summary=[{"label": p.label, "amount": money(part_amounts.get(p.value))} for p in Part],
         )
         return context

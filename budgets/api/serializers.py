@@ -9,7 +9,9 @@ from core.access import Action
 from core.models import FieldOfAction
 from regions.models import Indicator, Region, RegionLevel
 
+from ..choices import RunStatus
 from ..models import Allocation, AllocationRule, AllocationRun, Budget, Expenditure, RegionBound, RuleTerm
+from ..services import replay
 
 
 class BudgetSerializer(serializers.ModelSerializer):
@@ -139,11 +141,24 @@ class AllocationRuleSerializer(serializers.ModelSerializer):
 
 
 class AllocationSerializer(serializers.ModelSerializer):
+    """A region's amount for one part; the breakdown (base, each term, bound,
+    rounding: exact decimal strings that add up to the amount) comes from the
+    replay of the run's snapshot, passed in the context as ``results``."""
+
     region = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    breakdown = serializers.SerializerMethodField()
 
     class Meta:
         model = Allocation
         fields = ["region", "part", "amount", "breakdown", "bound"]
+
+    def get_breakdown(self, allocation) -> dict[str, str]:
+        results = self.context.get("results") or {}
+        amounts = self.context.setdefault("_by_code", {})
+        if allocation.part not in amounts and allocation.part in results:
+            amounts[allocation.part] = results[allocation.part].by_code()
+        region_amount = amounts.get(allocation.part, {}).get(allocation.region.code)
+        return {k: str(v) for k, v in region_amount.breakdown.items()} if region_amount else {}
 
 
 class AllocationRunSerializer(serializers.ModelSerializer):
@@ -160,7 +175,8 @@ class AllocationRunSerializer(serializers.ModelSerializer):
         view = self.context.get("view")
         if view is None or getattr(view, "action", None) != "retrieve":
             return []
-        return AllocationSerializer(run.allocations.all(), many=True).data
+        results = replay(run) if run.status == RunStatus.SUCCEEDED else {}
+        return AllocationSerializer(run.allocations.all(), many=True, context={"results": results}).data
 
 
 class ExpenditureSerializer(serializers.ModelSerializer):

@@ -107,7 +107,7 @@ class BudgetViewSet(ScopedModelViewSet):
             by_rule_part[data.get("part", "all")] = RuleSpec(
                 pk=f"variant-{n}", base_amount=data.get("base_amount", Decimal("0.00")),
                 missing=data.get("missing", "refuse"),
-                terms=terms, bounds=bounds,
+                terms=terms, bounds=bounds, part=data.get("part", RulePart.ALL),
             )
         rules = {}
         for part in Part:

@@ -14,6 +14,7 @@ import pytest
 from django.core.management import call_command
 
 from budgets.models import Budget
+from budgets.services import input_series
 
 DEMO = Path(__file__).resolve().parents[2] / "sozialraum" / "demo_data" / "berlin"
 
@@ -84,9 +85,9 @@ class TestBerlinBudget:
     def test_cents_follow_the_stored_inputs_exactly(self, demo_budget):
         """From the inputs the run stored, this test's own arithmetic gives the same cents."""
         run = demo_budget.adopted_run
-        values = run.snapshot["inputs"]["values"]
-        under18 = {b: Fraction(D(v)) for b, v in values["ew_unter18"].items()}
-        need = {b: Fraction(D(v)) for b, v in values["bedarf_kontext_bezirke"].items()}
+        inputs = run.snapshot["inputs"]
+        under18 = {b: Fraction(D(v)) for b, v in input_series(inputs, "ew_unter18").items()}
+        need = {b: Fraction(D(v)) for b, v in input_series(inputs, "bedarf_kontext_bezirke").items()}
         s_u = {b: v / sum(under18.values()) for b, v in under18.items()}
         s_n = {b: v / sum(need.values()) for b, v in need.items()}
         expected = {

@@ -91,7 +91,8 @@ class TestCompute:
         assert result.parts["preventive"].by_code()["P11"].amount == D("66.67")
         assert totals == {"P11": D("146.67"), "P12": D("306.67"), "P21": D("546.66")}
         assert result.inputs["periods"] == {"kinder": "2022"}
-        assert result.inputs["values"]["kinder"] == {"P11": "10.000000", "P12": "30.000000", "P21": "60.000000"}
+        assert result.inputs["regions"] == ["P11", "P12", "P21"]
+        assert result.inputs["values"]["kinder"] == ["10.000000", "30.000000", "60.000000"]
 
     def test_period_can_be_fixed(self, tree, levels, need):
         budget = make_budget(tree, levels, split_mode=SplitMode.AMOUNT, total=D("100.00"),

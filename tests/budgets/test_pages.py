@@ -8,6 +8,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from budgets import services
 from budgets.choices import RulePart, RunStatus, SplitMode, TermKind, Trigger
 from budgets.models import Adoption, AllocationRule, AllocationRun, Budget, RegionBound, RuleTerm
 from budgets.services import adopt, run_allocation
@@ -244,9 +245,22 @@ class TestExplanation:
         assert "10,00 €" in row and "261,30 €" in row and "89,333333 €" in row and "360,63 €" in row
         assert "Sockel" in page and "gleiche Anteile" in page and "Rundung" in page
 
-    def test_breakdown_adds_up(self, budget, run):
-        for allocation in run.allocations.all():
-            assert sum(D(v) for v in allocation.breakdown.values()) == allocation.amount
+    def test_breakdown_adds_up_and_replay_gives_the_stored_cents(self, budget, run):
+        results = services.replay(run)
+        for allocation in run.allocations.select_related("region"):
+            replayed = results[allocation.part].by_code()[allocation.region.code]
+            assert replayed.amount == allocation.amount
+            assert sum(replayed.breakdown.values()) == allocation.amount
+        assert services.verify(run) == []
+
+    def test_a_stored_amount_that_differs_from_the_replay_is_flagged(self, budget, run, viewer):
+        allocation = run.allocations.select_related("region").get(region__code="P21", part="preventive")
+        type(allocation).objects.filter(pk=allocation.pk).update(amount=allocation.amount + D("0.01"))
+        assert services.verify(run) == [
+            f"P21 fallunspezifisch (präventiv): gespeichert {allocation.amount + D('0.01')}, nachgerechnet {allocation.amount}"
+        ]
+        page = text(client_for(viewer).get(f"/budgets/{budget.pk}/wie-wird-gerechnet/"))
+        assert "Nachrechnung weicht ab" in page and "P21 (fallunspezifisch (präventiv))" in page
 
     def test_explains_the_adopted_run_with_bounds(self, big_budget, planner, tree):
         adopted = big_budget.adopted_run

@@ -7,7 +7,7 @@ import pytest
 
 from budgets.choices import RunStatus, TermKind, Trigger
 from budgets.models import Allocation, AllocationRun
-from budgets.services import adopt, run_allocation
+from budgets.services import adopt, input_series, run_allocation
 from core.imports.base import import_now
 from tests.conftest import client_for
 from tests.factories import IndicatorFactory
@@ -24,8 +24,8 @@ class TestRunAllocation:
         allocations = Allocation.objects.filter(run=run)
         assert allocations.count() == 9  # 3 regions × 3 parts
         assert sum(a.amount for a in allocations) == D("1000.00")
-        assert run.snapshot["inputs"]["values"]["kinder"] == {"P11": "1.000000", "P12": "1.000000",
-                                                              "P21": "2.000000"}
+        assert input_series(run.snapshot["inputs"], "kinder") == {"P11": "1.000000", "P12": "1.000000",
+                                                                  "P21": "2.000000"}
         assert run.snapshot["budget"]["total"] == "1000.00"
 
     def test_same_inputs_no_new_run(self, budget):
@@ -78,7 +78,7 @@ class TestTriggers:
             assert import_now("indicator_values", records).status == "succeeded"
         runs = list(AllocationRun.objects.order_by("pk"))
         assert len(runs) == 2 and runs[-1].trigger == Trigger.INDICATOR_CHANGE
-        assert runs[-1].snapshot["inputs"]["values"]["kinder"]["P21"] == "5.000000"
+        assert input_series(runs[-1].snapshot["inputs"], "kinder")["P21"] == "5.000000"
 
     def test_unrelated_indicator_triggers_nothing(self, budget, tree, eager_celery, django_capture_on_commit_callbacks):
         IndicatorFactory(key="anderes")

@@ -10,6 +10,7 @@ import pytest
 
 from budgets.choices import Trigger
 from budgets.models import AllocationRun
+from budgets.services import input_series
 from core.imports.base import import_now
 from tests.integration.conftest import start_worker, stop_worker
 
@@ -56,7 +57,7 @@ class TestRecomputeByWorker:
             stop_worker(worker)
         run = AllocationRun.objects.get()
         assert run.trigger == Trigger.INDICATOR_CHANGE and run.status == "succeeded"
-        assert run.snapshot["inputs"]["values"]["kinder"]["P21"] == "5.000000"
+        assert input_series(run.snapshot["inputs"], "kinder")["P21"] == "5.000000"
         assert sum(a.amount for a in run.allocations.all()) == D("1000.00")
 
     def test_ten_rapid_changes_are_coalesced(self, budget, task_queue, tmp_path):
@@ -70,4 +71,4 @@ class TestRecomputeByWorker:
             stop_worker(worker)
         assert 1 <= runs <= 2, f"{runs} runs for 10 changes"
         latest = AllocationRun.objects.order_by("-created_at", "-pk").first()
-        assert latest.snapshot["inputs"]["values"]["kinder"]["P21"] == "19.000000"
+        assert input_series(latest.snapshot["inputs"], "kinder")["P21"] == "19.000000"
