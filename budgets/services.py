@@ -346,7 +346,10 @@ def _claim(budget_id: int, trigger: str, user_id: int | None) -> tuple[Allocatio
         run.started_at = timezone.now()
         run.save()
         # a queued record besides it (a trigger that came in meanwhile) is covered by this execution
-        AllocationRun.objects.filter(budget_id=budget_id, status=RunStatus.QUEUED).exclude(pk=run.pk).delete()
+        covered = list(AllocationRun.objects.filter(budget_id=budget_id, status=RunStatus.QUEUED)
+                       .exclude(pk=run.pk).values_list("pk", flat=True))
+        if covered:  # (deleting only when there is something: a delete also touches the allocations table)
+            AllocationRun.objects.filter(pk__in=covered).delete()
     return run, interrupted
 
 

@@ -32,9 +32,10 @@ def _database_env() -> dict:
     return {"DATABASE_URL": f"postgres://{netloc}/{quote(db['NAME'], safe='')}"}
 
 
-def start_worker(queue: str, log_path: Path) -> subprocess.Popen:
+def start_worker(queue: str, log_path: Path, extra_env: dict | None = None) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env.update(_database_env())
+    env.update(extra_env or {})
     env["DJANGO_SETTINGS_MODULE"] = "sozialraum.settings.test"
     env["REDIS_URL"] = os.environ["REDIS_URL"]
     cmd = [
@@ -42,8 +43,14 @@ def start_worker(queue: str, log_path: Path) -> subprocess.Popen:
         "--pool=solo", "--concurrency=1", "-Q", queue, "-n", f"{queue}@%h",
         "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
     ]
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log_path.open("ab"), stderr=subprocess.STDOUT,
                             start_new_session=True)
+
+
+def kill_worker(worker: subprocess.Popen) -> None:
+    """SIGKILL the worker and everything it started (no warm shutdown, no ack)."""
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=10)
 
 
 def stop_worker(worker: subprocess.Popen) -> None:
