@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import comparison_views, expenditure_views, views
 
 urlpatterns = [
     path("", views.BudgetListView.as_view(), name="budget-list"),
@@ -12,4 +12,16 @@ urlpatterns = [
     path("<int:pk>/export.xlsx", views.BudgetXlsxExportView.as_view(), name="budget-export-xlsx"),
     path("<int:pk>/fiscal-data-package.zip", views.BudgetFiscalDataPackageView.as_view(),
          name="budget-export-fdp"),
+    path("<int:pk>/vergleich/", comparison_views.BudgetCompareView.as_view(), name="budget-compare"),
+    path("<int:pk>/was-waere-wenn/", comparison_views.BudgetWhatIfView.as_view(), name="budget-what-if"),
+    path("<int:pk>/ausgaben/", expenditure_views.ExpenditureListView.as_view(), name="budget-expenditures"),
+    path("<int:pk>/ausgaben/neu/", expenditure_views.ExpenditureCreateView.as_view(),
+         name="budget-expenditure-create"),
+    path("<int:pk>/ausgaben/import/", expenditure_views.ExpenditureImportView.as_view(),
+         name="budget-expenditure-import"),
+    path("<int:pk>/ausgaben/<int:expenditure_pk>/bearbeiten/", expenditure_views.ExpenditureUpdateView.as_view(),
+         name="budget-expenditure-update"),
+    path("<int:pk>/ausgaben/<int:expenditure_pk>/loeschen/", expenditure_views.ExpenditureDeleteView.as_view(),
+         name="budget-expenditure-delete"),
+    path("<int:pk>/auslastung/", expenditure_views.BudgetUtilisationView.as_view(), name="budget-utilisation"),
 ]

@@ -1,0 +1,440 @@
+"""Pages comparing allocations of a budget (German UI):
+
+- "Vergleich": two stored runs region by region (``services.run_totals`` and
+  ``services.compare``), as a table and as a map of the differences;
+- "Was wäre, wenn?": a draft variant of the budget's rules computed with
+  ``services.what_if`` beside the adopted run. Nothing is stored: no rule, no
+  run, no adoption changes.
+
+Access like the other budget pages: a budget the user does not see is 404;
+what-if, like "Neu berechnen", needs the right to change the budget (403).
+"""
+
+import hashlib
+from decimal import Decimal
+
+import shapely
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.utils.formats import number_format
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django.views.generic import TemplateView
+from shapely.geometry import shape
+
+from core.access import Action
+from regions.maps import LIGHT_FIELDS, PADDING, WIDTH, Projection, path_data
+from regions.models import Indicator, Region
+
+from . import engine, services
+from .choices import Part, RulePart, RunStatus
+from .forms import MAX_TERMS, RunCompareForm, WhatIfRuleForm, WhatIfTermFormSet, plain_decimal
+from .models import AllocationRun, Budget, RuleTerm
+from .views import money, part_label, rule_queryset
+
+RUN_CHOICES_LIMIT = 100
+MAP_CACHE_SECONDS = 24 * 3600
+
+
+# --- Shared by the budget sub-pages ------------------------------------------------------
+
+
+class BudgetPageMixin(LoginRequiredMixin):
+    """A page below one budget: ``self.budget`` from ``Budget.objects.for_user``
+    (404 when the user does not see it); with ``require_change`` also 403 when
+    they see it but may not change it (like ``BudgetActionView``)."""
+
+    nav = "budgets"
+    require_change = False
+    permission_message = _("Nur die Planung darf dieses Budget ändern.")
+
+    def get_budget(self) -> Budget:
+        if getattr(self, "budget", None) is not None:
+            return self.budget
+        user = self.request.user
+        budget = (
+            Budget.objects.for_user(user, Action.VIEW)
+            .select_related("field", "scope_region", "target_level")
+            .with_adopted_run()
+            .filter(pk=self.kwargs["pk"])
+            .first()
+        )
+        if budget is None:
+            raise Http404
+        self.can_change = Budget.objects.for_user(user, Action.CHANGE).filter(pk=budget.pk).exists()
+        if self.require_change and not self.can_change:
+            raise PermissionDenied(self.permission_message)
+        self.budget = budget
+        return budget
+
+    def get_context_data(self, **kwargs):
+        budget = self.get_budget()
+        kwargs.setdefault("nav", self.nav)
+        kwargs.setdefault("budget", budget)
+        kwargs.setdefault("can_change", self.can_change)
+        return super().get_context_data(**kwargs)
+
+
+def signed_money(value) -> str:
+    """+12,50 € / −3,00 € / 0,00 € (a real minus sign, read as "minus")."""
+    if value is None:
+        return "–"
+    value = Decimal(value)
+    sign = "+" if value > 0 else "\u2212" if value < 0 else ""
+    return sign + money(abs(value))
+
+
+def signed_percent(value) -> str:
+    if value is None:
+        return "–"
+    value = Decimal(value)
+    sign = "+" if value > 0 else "\u2212" if value < 0 else ""
+    return f"{sign}{number_format(abs(value), decimal_pos=1)}\u00a0%"
+
+
+def change_percent(a: Decimal, b: Decimal) -> Decimal | None:
+    """(b − a) in percent of a, one decimal, as ``services.compare`` does."""
+    return ((b - a) * 100 / a).quantize(Decimal("0.1")) if a else None
+
+
+def comparison_rows(rows: list[dict]) -> dict:
+    """``services.compare`` rows with their texts, classes and totals."""
+    out = []
+    for row in rows:
+        out.append({
+            **row,
+            "a_text": money(row["a"]), "b_text": money(row["b"]),
+            "delta_text": signed_money(row["delta"]), "percent_text": signed_percent(row["delta_percent"]),
+            "class": delta_class(row["delta"], row["delta_percent"]),
+        })
+    total_a = sum((r["a"] for r in rows), Decimal(0))
+    total_b = sum((r["b"] for r in rows), Decimal(0))
+    return {
+        "rows": out,
+        "total_a": money(total_a), "total_b": money(total_b),
+        "total_delta": signed_money(total_b - total_a),
+        "total_percent": signed_percent(change_percent(total_a, total_b)),
+        "changed": sum(1 for r in rows if r["delta"]),
+    }
+
+
+# --- Map of differences ------------------------------------------------------------------
+
+STRONG_PERCENT = Decimal(10)
+#: class → (label, fill, hatched). Fills from a colour-blind-safe diverging scale
+#: (orange: less, purple: more); decreases are also hatched, so the direction is
+#: not told by colour alone.
+DELTA_CLASSES = {
+    "down-strong": (_("Abnahme um mehr als 10 %"), "#b35806", True),
+    "down": (_("Abnahme bis 10 %"), "#f1a340", True),
+    "same": (_("unverändert"), "#f7f7f7", False),
+    "up": (_("Zunahme bis 10 %"), "#998ec3", False),
+    "up-strong": (_("Zunahme um mehr als 10 %"), "#542788", False),
+}
+
+
+def delta_class(delta: Decimal, percent: Decimal | None) -> str:
+    if not delta:
+        return "same"
+    strong = percent is None or abs(percent) > STRONG_PERCENT
+    if delta > 0:
+        return "up-strong" if strong else "up"
+    return "down-strong" if strong else "down"
+
+
+def _paths(regions: list[dict]) -> tuple[int, dict[int, str]]:
+    """(height, {pk: SVG path}) of ``regions`` projected together; cached by
+    the regions and their last change, boundaries loaded only on a miss."""
+    digest = hashlib.sha256(
+        "|".join(f"{r['pk']}:{r['updated_at'].isoformat() if r['updated_at'] else ''}" for r in regions).encode()
+    ).hexdigest()
+    key = f"budget-delta-map:{digest}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    boundaries = dict(Region.objects.filter(pk__in=[r["pk"] for r in regions]).values_list("pk", "boundary"))
+    boxes = [(r["bbox_min_lon"], r["bbox_min_lat"], r["bbox_max_lon"], r["bbox_max_lat"]) for r in regions]
+    if all(b[0] is not None for b in boxes):
+        bounds = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
+                  max(b[3] for b in boxes))
+    else:
+        bounds = shapely.union_all([shape(g) for g in boundaries.values() if g]).bounds
+    projection = Projection(bounds)
+    paths = {pk: path_data(g, projection) for pk, g in boundaries.items() if g}
+    cached = (projection.height, {pk: d for pk, d in paths.items() if d})
+    cache.set(key, cached, MAP_CACHE_SECONDS)
+    return cached
+
+
+def delta_map(rows: list[dict], visible_regions, *, id_prefix: str, title: str) -> dict | None:
+    """An inline SVG map of the differences (one class per region, see
+    ``DELTA_CLASSES``) for the rows of ``comparison_rows``. Drawn from the
+    regions the user sees that have a boundary, with ``regions.maps``'
+    projection and simplification; no links (the table beside it is the
+    accessible alternative and links every region). None when nothing can be
+    drawn."""
+    by_code = {r["region"]: r for r in rows}
+    regions = list(
+        visible_regions.filter(code__in=list(by_code)).exclude(boundary=None).order_by("code").values(*LIGHT_FIELDS)
+    )
+    if not regions:
+        return None
+    height, paths = _paths(regions)
+    drawn = [r for r in regions if r["pk"] in paths]
+    if not drawn:
+        return None
+    title_id, desc_id = f"{id_prefix}-title", f"{id_prefix}-desc"
+    missing = len(rows) - len(drawn)
+    description = gettext(
+        "Jeder Raum ist nach der Veränderung seines Betrags eingefärbt; Abnahmen sind zusätzlich schraffiert. "
+        "Die Tabelle enthält dieselben Zahlen."
+    )
+    patterns = format_html_join(
+        "", '<pattern id="{}-{}" patternUnits="userSpaceOnUse" width="8" height="8" patternTransform="rotate(45)">'
+        '<rect width="8" height="8" fill="{}"/>{}</pattern>',
+        ((id_prefix, key, fill, mark_safe('<line x1="0" y1="0" x2="0" y2="8" stroke="#1b1b1b" stroke-width="1.5"/>')
+          if hatched else "") for key, (_label, fill, hatched) in DELTA_CLASSES.items()),
+    )
+    shapes = format_html_join(
+        "", '<g class="map-region"><title>{}</title><path d="{}" fill="url(#{}-{})" fill-rule="evenodd" '
+        'stroke="#1b1b1b" stroke-width="1" vector-effect="non-scaling-stroke"/></g>',
+        (
+            (
+                gettext("%(name)s (%(code)s): %(delta)s (%(percent)s)") % {
+                    "name": r["name"], "code": r["code"], "delta": by_code[r["code"]]["delta_text"],
+                    "percent": by_code[r["code"]]["percent_text"]},
+                mark_safe(paths[r["pk"]]), id_prefix, by_code[r["code"]]["class"],
+            )
+            for r in drawn
+        ),
+    )
+    svg = format_html(
+        '<svg xmlns="http://www.w3.org/2000/svg" class="map" viewBox="0 0 {} {}" role="img" '
+        'aria-labelledby="{}" aria-describedby="{}" preserveAspectRatio="xMidYMid meet">'
+        '<title id="{}">{}</title><desc id="{}">{}</desc><defs>{}</defs>{}</svg>',
+        WIDTH, max(height, 2 * PADDING), title_id, desc_id, title_id, title, desc_id, description, patterns, shapes,
+    )
+    present = {by_code[r["code"]]["class"] for r in drawn}
+    legend = [
+        {"key": key, "label": label, "fill": fill, "hatched": hatched,
+         "count": sum(1 for r in drawn if by_code[r["code"]]["class"] == key)}
+        for key, (label, fill, hatched) in DELTA_CLASSES.items() if key in present
+    ]
+    return {"svg": svg, "legend": legend, "missing": missing, "id_prefix": id_prefix}
+
+
+# --- Comparison of two runs ----------------------------------------------------------------
+
+
+def succeeded_runs(budget: Budget) -> list[AllocationRun]:
+    """The budget's succeeded runs, newest first (the newest ``RUN_CHOICES_LIMIT``
+    and the adopted one)."""
+    runs = list(
+        AllocationRun.objects.filter(budget=budget, status=RunStatus.SUCCEEDED)
+        .only("pk", "budget_id", "created_at", "status")
+        .order_by("-created_at", "-pk")[:RUN_CHOICES_LIMIT]
+    )
+    adopted = getattr(budget, "adopted_run_id", None)
+    if adopted is not None and all(r.pk != adopted for r in runs):
+        runs += list(AllocationRun.objects.filter(pk=adopted).only("pk", "budget_id", "created_at", "status"))
+    return runs
+
+
+class BudgetCompareView(BudgetPageMixin, TemplateView):
+    """GET ``?a=RUN&b=RUN``: two succeeded runs of the budget region by region
+    (A defaults to the adopted run, B to the newest succeeded run)."""
+
+    template_name = "budgets/budget_compare.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        budget = self.budget
+        runs = succeeded_runs(budget)
+        adopted = budget.adopted_run_id
+        context.update(runs=runs, form=None, result=None)
+        if not runs:
+            return context
+        default_b = runs[0].pk
+        default_a = adopted if adopted is not None else (runs[1].pk if len(runs) > 1 else runs[0].pk)
+        data = {"a": self.request.GET.get("a") or default_a, "b": self.request.GET.get("b") or default_b}
+        form = RunCompareForm(data, runs=runs, adopted_id=adopted)
+        context["form"] = form
+        if not form.is_valid():
+            return context
+        by_pk = {r.pk: r for r in runs}
+        run_a, run_b = by_pk[form.cleaned_data["a"]], by_pk[form.cleaned_data["b"]]
+        totals_a = services.run_totals(run_a)
+        totals_b = totals_a if run_b.pk == run_a.pk else services.run_totals(run_b)
+        result = comparison_rows(services.compare(totals_a, totals_b))
+        visible = Region.objects.for_user(self.request.user, Action.VIEW)
+        context.update(
+            result=result,
+            run_a=run_a, run_b=run_b, adopted_id=adopted, same_run=run_a.pk == run_b.pk,
+            map=delta_map(
+                result["rows"], visible, id_prefix=f"vergleich-{budget.pk}",
+                title=gettext("Karte: Veränderung von Berechnung #%(a)s zu #%(b)s je Raum") % {
+                    "a": run_a.pk, "b": run_b.pk},
+            ) if result["rows"] else None,
+        )
+        return context
+
+
+# --- What-if -------------------------------------------------------------------------------
+
+TERM_FIELDS = ("kind", "weight", "indicator", "factor_indicator", "period")
+
+
+class BudgetWhatIfView(BudgetPageMixin, TemplateView):
+    """GET: the budget's rules as an editable draft. POST: compute the draft
+    (``services.what_if``) and show it beside the adopted run (or the newest
+    succeeded run). Nothing is stored. Only for users who may change the
+    budget."""
+
+    template_name = "budgets/budget_what_if.html"
+    require_change = True
+    permission_message = _("Nur die Planung darf Varianten der Verteilung durchrechnen.")
+
+    def get(self, request, *args, **kwargs):
+        self.get_budget()
+        return self.render_to_response(self.get_context_data(entries=self.entries(None)))
+
+    def post(self, request, *args, **kwargs):
+        budget = self.get_budget()
+        entries = self.entries(self.with_blank_slots(request.POST))
+        context = {"entries": entries}
+        valid = all(e["form"].is_valid() for e in entries) & all(e["terms"].is_valid() for e in entries)
+        if valid:
+            try:
+                variant = services.what_if(budget, self.variant_rules(entries))
+            except engine.AllocationError as e:
+                context["allocation_error"] = str(e)
+            else:
+                context.update(self.result(variant))
+        else:
+            context["error_count"] = sum(
+                len(e["form"].errors) + e["terms"].total_error_count() for e in entries
+            )
+        return self.render_to_response(self.get_context_data(**context))
+
+    # -- forms ----------------------------------------------------------------------
+
+    def rules(self) -> list:
+        if not hasattr(self, "_rules"):
+            self._rules = list(rule_queryset().filter(budget=self.budget))
+        return self._rules
+
+    def indicators(self) -> dict[int, Indicator]:
+        """Every indicator the user sees (one query), and those the rules use."""
+        if not hasattr(self, "_indicators"):
+            found = {i.pk: i for i in Indicator.objects.for_user(self.request.user, Action.VIEW)
+                     .only("pk", "key", "name").order_by("name", "key")}
+            for rule in self.rules():
+                for term in rule.terms.all():
+                    for ind in (term.indicator, term.factor_indicator):
+                        if ind is not None:
+                            found.setdefault(ind.pk, ind)
+            self._indicators = found
+        return self._indicators
+
+    def entries(self, data) -> list[dict]:
+        """One entry per stored rule (or one draft rule for all parts when there
+        is none): its label, form, terms formset and bounds."""
+        choices = [(pk, f"{ind.name} ({ind.key})") for pk, ind in self.indicators().items()]
+        rules = self.rules() or [None]
+        out = []
+        for rule in rules:
+            part = rule.part if rule is not None else RulePart.ALL.value
+            initial = {"base_amount": rule.base_amount, "missing": rule.missing} if rule else {
+                "base_amount": Decimal("0.00"), "missing": "refuse"}
+            terms_initial = [
+                {"kind": t.kind, "weight": plain_decimal(t.weight), "indicator": t.indicator_id,
+                 "factor_indicator": t.factor_indicator_id, "period": t.period}
+                for t in rule.terms.all()
+            ] if rule else []
+            out.append({
+                "part": part,
+                "label": RulePart(part).label,
+                "rule": rule,
+                "form": WhatIfRuleForm(data, prefix=part, initial=initial),
+                "terms": WhatIfTermFormSet(data, prefix=f"{part}-t", initial=terms_initial,
+                                           indicator_choices=choices),
+                "bounds": [
+                    {"region": b.region, "floor": money(b.floor), "cap": money(b.cap)} for b in rule.bounds.all()
+                ] if rule else [],
+            })
+        return out
+
+    def with_blank_slots(self, post):
+        """The POST data with one empty term slot after the last filled one, so
+        another term can be added after each computation (no JavaScript)."""
+        data = post.copy()
+        parts = [r.part for r in self.rules()] or [RulePart.ALL.value]
+        for part in parts:
+            key = f"{part}-t-TOTAL_FORMS"
+            try:
+                n = int(data.get(key, ""))
+            except ValueError:
+                continue  # the formset reports the broken management form
+            if 0 <= n < MAX_TERMS and (n == 0 or any(data.get(f"{part}-t-{n - 1}-{f}") for f in TERM_FIELDS)):
+                data[key] = str(n + 1)
+        return data
+
+    def variant_rules(self, entries) -> dict:
+        indicators = self.indicators()
+        specs = {}
+        for entry in entries:
+            rule_data = entry["form"].cleaned_data
+            terms = services.Rows(
+                RuleTerm(kind=t["kind"], weight=t["weight"], indicator=indicators.get(t["indicator"]),
+                         factor_indicator=indicators.get(t["factor_indicator"]), period=t["period"] or "",
+                         order=n)
+                for n, t in enumerate(entry["terms"].terms())
+            )
+            bounds = services.Rows(entry["rule"].bounds.all()) if entry["rule"] is not None else services.Rows()
+            specs[entry["part"]] = services.RuleSpec(
+                pk=f"variant-{entry['part']}", base_amount=rule_data["base_amount"], missing=rule_data["missing"],
+                terms=terms, bounds=bounds, part=entry["part"],
+            )
+        rules = {}
+        for part in Part:
+            rule = specs.get(part.value) or specs.get(RulePart.ALL)
+            if rule is not None:
+                rules[part.value] = rule
+        return rules
+
+    # -- result ---------------------------------------------------------------------
+
+    def result(self, variant: services.Computation) -> dict:
+        budget = self.budget
+        base_run = None
+        if budget.adopted_run_id is not None:
+            base_run = AllocationRun.objects.only("pk", "created_at", "budget_id").get(pk=budget.adopted_run_id)
+        else:
+            base_run = (AllocationRun.objects.filter(budget=budget, status=RunStatus.SUCCEEDED)
+                        .only("pk", "created_at", "budget_id").order_by("-created_at", "-pk").first())
+        base = services.run_totals(base_run) if base_run is not None else {}
+        names = dict(budget.target_regions().values_list("code", "name"))
+        totals = variant.totals()
+        # every target region, also those a rule left out (excluded: 0 €)
+        variant_totals = {code: {"name": name, "total": totals.get(code, Decimal("0.00"))}
+                          for code, name in names.items()}
+        compared = comparison_rows(services.compare(base, variant_totals))
+        excluded = [
+            {"part": part_label(part), "regions": [
+                {"code": code, "name": names.get(code, code), "reason": reason} for code, reason in sorted(r.excluded.items())
+            ]}
+            for part, r in variant.parts.items() if r.excluded
+        ]
+        return {
+            "computed": True,
+            "base_run": base_run,
+            "base_adopted": base_run is not None and base_run.pk == budget.adopted_run_id,
+            "result": compared,
+            "excluded": excluded,
+            "variant_parts": [{"label": part_label(k), "amount": money(v)} for k, v in variant.part_amounts.items()],
+        }
+
