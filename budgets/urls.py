@@ -7,6 +7,7 @@ urlpatterns = [
     path("<int:pk>/", views.BudgetDetailView.as_view(), name="budget-detail"),
     path("<int:pk>/wie-wird-gerechnet/", views.BudgetExplanationView.as_view(), name="budget-explanation"),
     path("<int:pk>/neu-berechnen/", views.BudgetRecomputeView.as_view(), name="budget-recompute"),
+    path("<int:pk>/berechnungen/stand/", views.BudgetRunStatusView.as_view(), name="budget-run-status"),
     path("<int:pk>/berechnungen/<int:run_pk>/beschliessen/", views.BudgetAdoptView.as_view(), name="budget-adopt"),
     path("<int:pk>/export.csv", views.BudgetCsvExportView.as_view(), name="budget-export-csv"),
     path("<int:pk>/export.xlsx", views.BudgetXlsxExportView.as_view(), name="budget-export-xlsx"),

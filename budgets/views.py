@@ -16,8 +16,9 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, Sum
-from django.http import Http404, HttpResponse, HttpResponseNotFound
+from django.http import Http404, HttpResponse, HttpResponseNotFound, JsonResponse
 from django.shortcuts import redirect
+from django.utils import formats, timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -194,7 +195,10 @@ class BudgetDetailView(ScopedDetailView):
             })
         run, adopted = shown_run(budget)
         runs = list(budget.runs.select_related("triggered_by").order_by("-created_at", "-pk")[:RUN_HISTORY_LIMIT])
+        for r in runs:
+            r.duration_text = duration_text(r)
         context.update(
+            active_run=active_run_status(runs),
             parts=[{"label": part_label(k), "amount": money(amounts[k]),
                     "setting": number(getattr(budget, k)) + ("\u00a0%" if budget.split_mode == "percent" else "\u00a0€")}
                    for k in part_keys],
@@ -212,6 +216,55 @@ class BudgetDetailView(ScopedDetailView):
             history=history_rows(budget),
         )
         return context
+
+
+def duration_text(run: AllocationRun) -> str:
+    """How long a finished run took ("0,42 s"), '–' otherwise."""
+    if run.started_at is None or run.finished_at is None:
+        return "–"
+    seconds = Decimal((run.finished_at - run.started_at).total_seconds()).quantize(Decimal("0.01"))
+    return f"{number_format(seconds, decimal_pos=2)}\u00a0s"
+
+
+def active_run_status(runs) -> dict | None:
+    """The budget's waiting or running run (the oldest, which is worked on
+    first) as a sentence for the status line, or None."""
+    active = [r for r in runs if r.status in (RunStatus.QUEUED, RunStatus.RUNNING)]
+    if not active:
+        return None
+    r = min(active, key=lambda r: (r.created_at, r.pk))
+    if r.status == RunStatus.QUEUED:
+        text = gettext("Berechnung #%(run)s wartet auf die Ausführung (angefordert %(time)s).") % {
+            "run": r.pk, "time": formats.date_format(timezone.localtime(r.created_at), "H:i:s")}
+    else:
+        text = gettext("Berechnung #%(run)s läuft seit %(time)s.") % {
+            "run": r.pk, "time": formats.date_format(timezone.localtime(r.started_at or r.created_at), "H:i:s")}
+        if r.attempts > 1:
+            text += " " + gettext("(Versuch %(n)s: der vorige wurde unterbrochen.)") % {"n": r.attempts}
+    return {"id": r.pk, "status": r.status, "text": text}
+
+
+class BudgetRunStatusView(LoginRequiredMixin, View):
+    """GET: JSON of the budget's waiting/running run and its newest finished
+    run, polled by static/js/run-status.js while a run is under way."""
+
+    http_method_names = ["get", "head"]
+
+    def get(self, request, pk):
+        budget = Budget.objects.for_user(request.user, Action.VIEW).filter(pk=pk).first()
+        if budget is None:
+            raise Http404
+        runs = list(budget.runs.filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING]))
+        finished = budget.runs.filter(status__in=[RunStatus.SUCCEEDED, RunStatus.FAILED]).order_by(
+            "-finished_at", "-pk").first()
+        done_text = ""
+        if finished is not None:
+            done_text = (gettext("Berechnung #%(run)s ist fertig.") if finished.status == RunStatus.SUCCEEDED
+                         else gettext("Berechnung #%(run)s ist fehlgeschlagen.")) % {"run": finished.pk}
+        return JsonResponse({
+            "active": active_run_status(runs),
+            "finished": {"id": finished.pk, "status": finished.status, "text": done_text} if finished else None,
+        })
 
 
 class BudgetActionView(LoginRequiredMixin, View):
@@ -235,7 +288,7 @@ class BudgetRecomputeView(BudgetActionView):
     def post(self, request, pk):
         budget = self.get_budget(request, pk)
         services.request_recompute([budget.pk], Trigger.MANUAL, request.user)
-        messages.success(request, _("Neuberechnung angefordert. Das Ergebnis erscheint in der Liste der Berechnungen."))
+        messages.success(request, _("Neuberechnung angefordert. Der Stand wird unter „Berechnungen“ angezeigt."))
         return redirect("budget-detail", pk=budget.pk)
 
 

@@ -63,6 +63,12 @@ def run(budget):
 
 
 @pytest.fixture
+def budget_d2_pages(tree, levels):
+    budget, need = make_budget(tree, levels, scope="D2", name="Nur D2")
+    return budget
+
+
+@pytest.fixture
 def big_budget(tree, levels, planner):
     """A budget over 15 regions (12 extra), with a cap, two runs, one adopted."""
     budget, need = make_budget(tree, levels, total=D("1000000.00"))
@@ -226,6 +232,65 @@ class TestActions:
         assert "Nur eine fertige Berechnung" in text(response)
         assert client.post(f"/budgets/{budget.pk}/berechnungen/{other_run.pk}/beschliessen/").status_code == 404
         assert not Adoption.objects.exists()
+
+
+class TestRunProgress:
+    """The page says when a run waits or runs; a JSON status endpoint feeds the
+    status line's script (static/js/run-status.js) while it is under way."""
+
+    def test_no_status_line_when_nothing_is_under_way(self, budget, run, viewer):
+        html = client_for(viewer).get(f"/budgets/{budget.pk}/").content.decode()
+        assert 'class="run-status notice" role="status" aria-live="polite"' in html
+        assert re.search(r'data-active=""[^>]*hidden', html)
+        assert "js/run-status" in html
+
+    def test_a_waiting_run_is_shown(self, budget, run, viewer):
+        waiting = AllocationRun.objects.create(budget=budget, status=RunStatus.QUEUED, trigger=Trigger.MANUAL)
+        html = client_for(viewer).get(f"/budgets/{budget.pk}/").content.decode()
+        assert f'data-active="{waiting.pk}"' in html
+        page = text(client_for(viewer).get(f"/budgets/{budget.pk}/"))
+        assert f"Berechnung #{waiting.pk} wartet auf die Ausführung" in page and "Stand aktualisieren" in page
+
+    def test_a_resumed_run_is_shown_with_its_attempt(self, budget, run, viewer):
+        from django.utils import timezone
+
+        running = AllocationRun.objects.create(budget=budget, status=RunStatus.RUNNING, attempts=2,
+                                               started_at=timezone.now())
+        page = text(client_for(viewer).get(f"/budgets/{budget.pk}/"))
+        assert f"Berechnung #{running.pk} läuft seit" in page and "Versuch 2" in page
+
+    def test_duration_of_finished_runs(self, budget, run, viewer):
+        from datetime import timedelta
+
+        AllocationRun.objects.filter(pk=run.pk).update(finished_at=run.started_at + timedelta(seconds=1.234))
+        page = text(client_for(viewer).get(f"/budgets/{budget.pk}/"))
+        assert "Dauer" in page and "1,23 s" in page
+
+    def test_status_endpoint(self, budget, run, viewer):
+        client = client_for(viewer)
+        url = f"/budgets/{budget.pk}/berechnungen/stand/"
+        assert client.get(url).json() == {
+            "active": None,
+            "finished": {"id": run.pk, "status": "succeeded", "text": f"Berechnung #{run.pk} ist fertig."},
+        }
+        waiting = AllocationRun.objects.create(budget=budget, status=RunStatus.QUEUED)
+        data = client.get(url).json()
+        assert data["active"]["id"] == waiting.pk and data["active"]["status"] == "queued"
+        assert "wartet" in data["active"]["text"]
+
+    def test_status_endpoint_access(self, budget_d2_pages, region_lead):
+        url = f"/budgets/{budget_d2_pages.pk}/berechnungen/stand/"
+        assert client_for(region_lead).get(url).status_code == 404  # the D1 lead does not see a D2 budget
+        assert client_for(None).get(url).status_code == 302  # to the login page
+
+    def test_the_script_is_served_by_the_app(self):
+        from django.contrib.staticfiles import finders
+
+        path = finders.find("js/run-status.js")
+        assert path is not None
+        source = open(path, encoding="utf-8").read()
+        assert "/berechnungen/stand/" not in source  # the URL comes from the page (data-status-url)
+        assert "getAttribute(\"data-status-url\")" in source and "http" not in source.replace("https://", "")
 
 
 class TestExplanation:
