@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+import pgtrigger
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
@@ -287,6 +288,13 @@ class AllocationRun(models.Model):
                 violation_error_message=_("Für dieses Budget wartet schon eine Berechnung."),
             ),
         ]
+        triggers = [
+            # done runs are immutable records (deleting them with their budget stays possible)
+            pgtrigger.Protect(
+                name="finished_run_immutable", operation=pgtrigger.Update,
+                condition=pgtrigger.Q(old__status="succeeded") | pgtrigger.Q(old__status="failed"),
+            ),
+        ]
 
     def __str__(self):
         return f"{self.budget} #{self.pk} ({self.get_status_display()})"
@@ -312,6 +320,8 @@ class Allocation(models.Model):
             models.UniqueConstraint(fields=["run", "region", "part"], name="allocation_one_per_region_part",
                                     violation_error_message=_("Doppelte Zuweisung.")),
         ]
+        # an allocation is written once, with its run; it is never changed
+        triggers = [pgtrigger.Protect(name="allocation_immutable", operation=pgtrigger.Update)]
 
     def __str__(self):
         return f"{self.region_id} {self.part}: {self.amount}"

@@ -4,6 +4,7 @@
 import re
 from decimal import Decimal as D
 
+import pgtrigger
 import pytest
 from django.conf import settings
 from django.test import Client
@@ -262,7 +263,8 @@ class TestRunProgress:
     def test_duration_of_finished_runs(self, budget, run, viewer):
         from datetime import timedelta
 
-        AllocationRun.objects.filter(pk=run.pk).update(finished_at=run.started_at + timedelta(seconds=1.234))
+        with pgtrigger.ignore("budgets.AllocationRun:finished_run_immutable"):
+            AllocationRun.objects.filter(pk=run.pk).update(finished_at=run.started_at + timedelta(seconds=1.234))
         page = text(client_for(viewer).get(f"/budgets/{budget.pk}/"))
         assert "Dauer" in page and "1,23 s" in page
 
@@ -320,7 +322,8 @@ class TestExplanation:
 
     def test_a_stored_amount_that_differs_from_the_replay_is_flagged(self, budget, run, viewer):
         allocation = run.allocations.select_related("region").get(region__code="P21", part="preventive")
-        type(allocation).objects.filter(pk=allocation.pk).update(amount=allocation.amount + D("0.01"))
+        with pgtrigger.ignore("budgets.Allocation:allocation_immutable"):  # tampering, for the test
+            type(allocation).objects.filter(pk=allocation.pk).update(amount=allocation.amount + D("0.01"))
         assert services.verify(run) == [
             f"P21 fallunspezifisch (präventiv): gespeichert {allocation.amount + D('0.01')}, nachgerechnet {allocation.amount}"
         ]

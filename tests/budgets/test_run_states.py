@@ -105,6 +105,20 @@ class TestInterruptedRuns:
         assert run.status == RunStatus.FAILED and "connection reset" in run.error and run.attempts == 2
 
 
+class TestImmutable:
+    def test_finished_runs_and_allocations_cannot_be_changed(self, budget):
+        from django.db import InternalError, transaction
+
+        run = run_allocation(budget.pk)
+        with pytest.raises(InternalError, match="finished_run_immutable"), transaction.atomic():
+            AllocationRun.objects.filter(pk=run.pk).update(error="changed")
+        with pytest.raises(InternalError, match="allocation_immutable"), transaction.atomic():
+            run.allocations.update(amount=D("1.00"))
+        # deleting the budget still deletes its runs
+        Budget.objects.filter(pk=budget.pk).delete()
+        assert not AllocationRun.objects.exists() and not Allocation.objects.exists()
+
+
 @pytest.mark.django_db(transaction=True)
 class TestOneExecutionAtATime:
     def test_a_second_execution_waits_for_the_lock(self, budget):
