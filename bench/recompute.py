@@ -1,6 +1,6 @@
 """Budget recompute: wall time per budget through the real path
-(``budgets.services.run_allocation``: read inputs, allocate exactly with
-fractions, store the run and its allocations) against a baseline in the same
+(``budgets.services.run_allocation``: lock, mark the run running, read the
+inputs, allocate exactly with integers, store the snapshot and allocations) against a baseline in the same
 run that reads the same inputs with one SQL query, computes with numpy (float64)
 and writes with COPY.
 
