@@ -27,6 +27,7 @@ COPY manage.py ./
 COPY sozialraum ./sozialraum
 COPY core ./core
 COPY regions ./regions
+COPY cooperation ./cooperation
 COPY budgets ./budgets
 COPY templates ./templates
 COPY static ./static

@@ -5,8 +5,8 @@ Tree (levels land → bezirk → planungsraum):
       ├─ D1 "Nord"  ├─ P11, P12
       └─ D2 "Süd"   └─ P21
 Personas: planner (everywhere), region_lead (of D1), viewer (everywhere),
-provider editors A and B (staff of two providers: no role in the region tree;
-organisations and memberships follow with the cooperation app), anonymous.
+provider editors A and B (editors of the organisations ``org_a`` and ``org_b``;
+no role in the region tree), anonymous.
 """
 
 from pathlib import Path
@@ -78,13 +78,35 @@ def viewer(db):
 
 
 @pytest.fixture
-def provider_editor_a(db):
-    return UserFactory(username="provider_a")
+def org_a(db):
+    from .factories import OrganizationFactory
+
+    return OrganizationFactory(name="Träger A e. V.")
 
 
 @pytest.fixture
-def provider_editor_b(db):
-    return UserFactory(username="provider_b")
+def org_b(db):
+    from .factories import OrganizationFactory
+
+    return OrganizationFactory(name="Träger B gGmbH", umbrella="diakonie", legal_form="ggmbh")
+
+
+@pytest.fixture
+def provider_editor_a(org_a):
+    from .factories import MembershipFactory
+
+    user = UserFactory(username="provider_a")
+    MembershipFactory(user=user, organization=org_a, role="editor")
+    return user
+
+
+@pytest.fixture
+def provider_editor_b(org_b):
+    from .factories import MembershipFactory
+
+    user = UserFactory(username="provider_b")
+    MembershipFactory(user=user, organization=org_b, role="editor")
+    return user
 
 
 @pytest.fixture

@@ -91,3 +91,76 @@ class FieldOfActionFactory(factory.django.DjangoModelFactory):
     name = factory.LazyAttribute(lambda o: f"Handlungsfeld {o.key}")
     parent = None
     legal_basis = ""
+
+
+# --- cooperation --------------------------------------------------------------------
+
+
+class OrganizationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "cooperation.Organization"
+
+    name = factory.Sequence(lambda n: f"Träger {n} e. V.")
+    kind = "provider"
+    umbrella = "paritaetischer"
+    legal_form = "ev"
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "cooperation.Membership"
+
+    user = factory.SubFactory(UserFactory)
+    organization = factory.SubFactory(OrganizationFactory)
+    role = "editor"
+
+
+class TargetGroupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "cooperation.TargetGroup"
+        django_get_or_create = ("key",)
+
+    key = factory.Sequence(lambda n: f"gruppe-{n}")
+    name = factory.LazyAttribute(lambda o: f"Zielgruppe {o.key}")
+
+
+class LocationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "cooperation.Location"
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Standort {n}")
+    street = factory.Sequence(lambda n: f"Musterstraße {n + 1}")
+    postal_code = "10115"
+    city = "Berlin"
+
+
+class ServiceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "cooperation.Service"
+        skip_postgeneration_save = True
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Angebot {n}")
+    description = "Beratung und Begleitung für Familien im Sozialraum."
+    status = "active"
+
+    @factory.post_generation
+    def fields(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.fields.set(extracted)
+
+    @factory.post_generation
+    def target_groups(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.target_groups.set(extracted)
+
+    @factory.post_generation
+    def regions(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.regions.set(extracted)
+
+    @factory.post_generation
+    def locations(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.locations.set(extracted)

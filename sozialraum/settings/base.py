@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "pghistory",
     "core",
     "regions",
+    "cooperation",
     "budgets",
     "sozialraum",
 ]
@@ -211,8 +212,11 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Application --------------------------------------------------------------
-# Anonymous visitors may read public pages (the service directory, later).
 SOZIALRAUM_DEMO_MODE = env.bool("SOZIALRAUM_DEMO_MODE", default=False)
+# Anonymous visitors may search the service directory (Angebotsfinder; active offerings only).
+DIRECTORY_PUBLIC = env.bool("DIRECTORY_PUBLIC", default=SOZIALRAUM_DEMO_MODE)
+# Offerings not confirmed as current for this many months are flagged to their provider and planners.
+SERVICE_CONFIRMATION_MONTHS = env.int("SERVICE_CONFIRMATION_MONTHS", default=12)
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,219 @@
+"""One FilterSet per model, used by the HTML lists, the directory and the API
+viewsets (also the HSDS API's ``search``)."""
+
+import math
+
+import django_filters
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db.models import Exists, F, FloatField, OuterRef, Q, Subquery
+from django.db.models.functions import Cast, Cos, Power, Radians, Sqrt
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from rest_framework.exceptions import ValidationError
+
+from core.models import FieldOfAction
+from regions.filtersets import SubtreeFilter
+from regions.models import Region
+
+from .choices import OrganizationKind, ServiceStatus, Setting, Umbrella, WorkMode
+from .models import Location, Membership, Organization, Service, TargetGroup
+
+EARTH_RADIUS_KM = 6371.0088
+MAX_RADIUS_KM = 200
+
+
+def search_query(value: str) -> SearchQuery:
+    """German full-text query in web-search syntax ("…" phrases, or, -not)."""
+    return SearchQuery(value, config="german", search_type="websearch")
+
+
+def parse_point(value: str, name: str) -> tuple[float, float]:
+    """``"52.52,13.40"`` (latitude, longitude in WGS84) → (lat, lon); a clear error otherwise."""
+    try:
+        lat_text, lon_text = (part.strip() for part in value.split(","))
+        lat, lon = float(lat_text), float(lon_text)
+    except ValueError:
+        raise ValidationError({name: [gettext("Punkt als „Breitengrad,Längengrad“ angeben, z. B. 52.52,13.40.")]}) from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180) or math.isnan(lat) or math.isnan(lon):
+        raise ValidationError({name: [gettext("Breitengrad −90 bis 90, Längengrad −180 bis 180.")]})
+    return lat, lon
+
+
+def distance_km(lat: float, lon: float, prefix: str = ""):
+    """Expression: distance in km from (lat, lon) to the row's point
+    (equirectangular approximation: within 0.1 % at city scale)."""
+    lat_f = Cast(F(f"{prefix}latitude"), FloatField())
+    lon_f = Cast(F(f"{prefix}longitude"), FloatField())
+    dy = Radians(lat_f) - math.radians(lat)
+    dx = (Radians(lon_f) - math.radians(lon)) * Cos(Radians((lat_f + lat) / 2))
+    return Sqrt(Power(dx, 2) + Power(dy, 2)) * EARTH_RADIUS_KM
+
+
+class OrganizationFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="filter_q", label=_("Suche (Name)"))
+    kind = django_filters.MultipleChoiceFilter(choices=OrganizationKind.choices, label=_("Art"))
+    umbrella = django_filters.MultipleChoiceFilter(choices=Umbrella.choices, label=_("Dachverband"))
+    region = django_filters.CharFilter(method="filter_region", label=_("aktiv im Raum (Schlüssel, mit Teilräumen)"))
+    parent = django_filters.UUIDFilter(field_name="parent__uuid", label=_("übergeordnete Organisation (UUID)"))
+    modified_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt",
+                                                      label=_("geändert nach (ISO 8601)"))
+
+    class Meta:
+        model = Organization
+        fields = ["q", "kind", "umbrella", "region", "parent", "modified_after"]
+
+    def filter_q(self, qs, name, value):
+        value = value.strip()
+        return qs.filter(name__icontains=value) if value else qs
+
+    def filter_region(self, qs, name, value):
+        region = Region.objects.filter(code=value.strip()).only("path").first()
+        if region is None:
+            return qs.none()
+        inside = Organization.regions.through.objects.filter(
+            organization_id=OuterRef("pk"), region__path__startswith=region.path
+        )
+        return qs.filter(Exists(inside))
+
+
+class MembershipFilterSet(django_filters.FilterSet):
+    organization = django_filters.UUIDFilter(field_name="organization__uuid", label=_("Organisation (UUID)"))
+    user = django_filters.CharFilter(field_name="user__username", label=_("Benutzername"))
+
+    class Meta:
+        model = Membership
+        fields = ["organization", "user", "role"]
+
+
+class LocationFilterSet(django_filters.FilterSet):
+    organization = django_filters.UUIDFilter(field_name="organization__uuid", label=_("Organisation (UUID)"))
+    region = SubtreeFilter(field_prefix="region__", label=_("im Raum (Schlüssel, mit Teilräumen)"))
+
+    class Meta:
+        model = Location
+        fields = ["organization", "region"]
+
+
+class TargetGroupFilterSet(django_filters.FilterSet):
+    parent = django_filters.CharFilter(field_name="parent__key", label=_("übergeordnete Zielgruppe"))
+
+    class Meta:
+        model = TargetGroup
+        fields = ["parent"]
+
+
+class ServiceFilterSet(django_filters.FilterSet):
+    """The directory's search: text, field (with sub-fields), target group (with
+    sub-groups), age, setting, work mode, region (with sub-regions and the
+    regions above it), a point (the social space it lies in), proximity,
+    free places, status, organisation, last change."""
+
+    q = django_filters.CharFilter(method="filter_q", label=_("Suchbegriff"))
+    field = django_filters.CharFilter(method="filter_field", label=_("Handlungsfeld (Schlüssel, mit Unterfeldern)"))
+    target_group = django_filters.CharFilter(method="filter_target_group",
+                                             label=_("Zielgruppe (Schlüssel, mit Untergruppen)"))
+    age = django_filters.NumberFilter(method="filter_age", min_value=0, max_value=120, label=_("Alter (Jahre)"))
+    setting = django_filters.MultipleChoiceFilter(choices=Setting.choices, label=_("Setting"))
+    work_mode = django_filters.MultipleChoiceFilter(choices=WorkMode.choices, label=_("Arbeitsweise"))
+    status = django_filters.MultipleChoiceFilter(choices=ServiceStatus.choices, label=_("Status"))
+    region = django_filters.CharFilter(method="filter_region", label=_("Sozialraum (Schlüssel)"))
+    point = django_filters.CharFilter(method="filter_point",
+                                      label=_("in dem Sozialraum des Punkts (Breitengrad,Längengrad)"))
+    near = django_filters.CharFilter(method="filter_near", label=_("in der Nähe von (Breitengrad,Längengrad)"))
+    radius = django_filters.NumberFilter(method="filter_noop", min_value=0.1, max_value=MAX_RADIUS_KM,
+                                         label=_("Umkreis in km (mit „in der Nähe von“; Standard 2)"))
+    free_places = django_filters.BooleanFilter(method="filter_free_places", label=_("mit freien Plätzen"))
+    organization = django_filters.UUIDFilter(field_name="organization__uuid", label=_("Organisation (UUID)"))
+    modified_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt",
+                                                      label=_("geändert nach (ISO 8601)"))
+
+    DEFAULT_RADIUS_KM = 2.0
+
+    class Meta:
+        model = Service
+        fields = ["q", "field", "target_group", "age", "setting", "work_mode", "status", "region", "point", "near",
+                  "radius", "free_places", "organization", "modified_after"]
+
+    def filter_noop(self, qs, name, value):
+        return qs  # read by filter_near
+
+    def filter_q(self, qs, name, value):
+        value = value.strip()
+        if not value:
+            return qs
+        query = search_query(value)
+        return (
+            qs.filter(Q(search=query) | Q(organization__name__icontains=value))
+            .annotate(rank=SearchRank(F("search"), query))
+            .order_by("-rank", "name", "pk")
+        )
+
+    def filter_field(self, qs, name, value):
+        fields = FieldOfAction.objects.subtree(value.strip())
+        through = Service.fields.through.objects.filter(service_id=OuterRef("pk"), fieldofaction__in=fields)
+        return qs.filter(Exists(through))
+
+    def filter_target_group(self, qs, name, value):
+        group = TargetGroup.objects.filter(key=value.strip()).first()
+        if group is None:
+            return qs.none()
+        through = Service.target_groups.through.objects.filter(
+            service_id=OuterRef("pk"), targetgroup_id__in=group.subtree_ids()
+        )
+        return qs.filter(Exists(through))
+
+    def filter_age(self, qs, name, value):
+        age = int(value)
+        return qs.filter(Q(age_min__isnull=True) | Q(age_min__lte=age), Q(age_max__isnull=True) | Q(age_max__gte=age))
+
+    @staticmethod
+    def serving(qs, region: Region):
+        """Offerings for ``region``: city-wide ones, those serving it, a region
+        inside it or a region above it, and those with a location inside it."""
+        ancestor_ids = region.ancestor_ids + [region.pk]
+        served = Service.regions.through.objects.filter(service_id=OuterRef("pk")).filter(
+            Q(region__path__startswith=region.path) | Q(region_id__in=ancestor_ids)
+        )
+        located = Service.locations.through.objects.filter(
+            service_id=OuterRef("pk"), location__region__path__startswith=region.path
+        )
+        return qs.filter(Q(city_wide=True) | Exists(served) | Exists(located))
+
+    def filter_region(self, qs, name, value):
+        region = Region.objects.filter(code=value.strip()).first()
+        if region is None:
+            return qs.none()
+        return self.serving(qs, region)
+
+    def filter_point(self, qs, name, value):
+        lat, lon = parse_point(value, name)
+        region = Region.objects.containing_point(lon, lat).first()
+        if region is None:
+            return qs.none()
+        return self.serving(qs, region)
+
+    def filter_near(self, qs, name, value):
+        lat, lon = parse_point(value, name)
+        radius = float(self.form.cleaned_data.get("radius") or self.DEFAULT_RADIUS_KM)
+        # bounding box first (index on latitude, longitude), then the distance
+        dlat = math.degrees(radius / EARTH_RADIUS_KM)
+        dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
+        nearby = (
+            Location.objects.filter(
+                services=OuterRef("pk"),
+                latitude__range=(lat - dlat, lat + dlat), longitude__range=(lon - dlon, lon + dlon),
+            )
+            .annotate(distance=distance_km(lat, lon))
+            .filter(distance__lte=radius)
+            .order_by("distance")
+            .values("distance")[:1]
+        )
+        return qs.annotate(distance=Subquery(nearby, output_field=FloatField())).filter(
+            distance__isnull=False
+        ).order_by("distance", "name", "pk")
+
+    def filter_free_places(self, qs, name, value):
+        if value is None:
+            return qs
+        return qs.filter(free_places__gt=0) if value else qs.filter(Q(free_places=0) | Q(free_places__isnull=True))
+
