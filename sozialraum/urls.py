@@ -9,7 +9,10 @@ urlpatterns = [
     path("health/", health.health, name="health"),
     path("", include("core.urls")),
     path("raeume/", include("regions.urls")),
+    path("organisationen/", include("cooperation.urls")),
+    path("angebotsfinder/", include("cooperation.urls_directory")),
     path("budgets/", include("budgets.urls")),
+    path("api/hsds/", include("cooperation.hsds.urls")),
     # Namespaced so that API route names (region-list, …) never shadow the pages'.
     path("api/v1/", include((api.router.urls, "api"))),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),

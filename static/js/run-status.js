@@ -2,7 +2,8 @@
 // every few seconds how far it is and update the text (a polite live region,
 // so screen readers announce the change). When it is done, offer a link to
 // reload the page — the page is never reloaded by itself. Without JavaScript
-// the status line and its "Stand aktualisieren" link work as they are.
+// the status line and its "Stand aktualisieren" link (a fresh query string
+// each time, so it really reloads) work as they are.
 (function () {
   "use strict";
   var box = document.querySelector(".run-status[data-status-url]");
@@ -38,6 +39,8 @@
           box.hidden = false;
           text.textContent = data.finished.text;
           link.textContent = box.getAttribute("data-reload-text");
+          // a new query string, so following the link really loads the page again
+          link.href = window.location.pathname + "?stand=" + Date.now() + "#runs-heading";
           watching = "";
         }
       })
