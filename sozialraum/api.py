@@ -9,6 +9,13 @@ from budgets.api.views import (
     BudgetViewSet,
     ExpenditureViewSet,
 )
+from cooperation.api.views import (
+    LocationViewSet,
+    MembershipViewSet,
+    OrganizationViewSet,
+    ServiceViewSet,
+    TargetGroupViewSet,
+)
 from core.api.fields_of_action import FieldOfActionViewSet
 from core.api.imports import ImportRunViewSet
 from regions.api.views import (
@@ -27,6 +34,11 @@ router.register("indicator-values", IndicatorValueViewSet, basename="indicator-v
 router.register("indices", CompositeIndexViewSet, basename="composite-index")
 router.register("imports", ImportRunViewSet, basename="import-run")
 router.register("fields-of-action", FieldOfActionViewSet, basename="field-of-action")
+router.register("organizations", OrganizationViewSet, basename="organization")
+router.register("memberships", MembershipViewSet, basename="membership")
+router.register("target-groups", TargetGroupViewSet, basename="target-group")
+router.register("locations", LocationViewSet, basename="location")
+router.register("services", ServiceViewSet, basename="service")
 # Only adds budgets/{id}/utilisation/; registered first so the API root keeps listing budgets.
 router.register("budgets", BudgetUtilisationViewSet, basename="budget-utilisation")
 router.register("budgets", BudgetViewSet, basename="budget")

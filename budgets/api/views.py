@@ -6,6 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.access import Action
+from core.api.renderers import ExportViewSetMixin
 from core.api.views import ScopedModelViewSet, ScopedReadOnlyViewSet, ScopedViewSetMixin
 
 from ..choices import Part, RulePart, Trigger
@@ -44,7 +45,7 @@ Preview = inline_serializer(
 )
 
 
-class BudgetViewSet(ScopedModelViewSet):
+class BudgetViewSet(ExportViewSetMixin, ScopedModelViewSet):
     model = Budget
     queryset = Budget.objects.all()
     serializer_class = BudgetSerializer
@@ -167,7 +168,7 @@ class BudgetViewSet(ScopedModelViewSet):
         })
 
 
-class AllocationRuleViewSet(ScopedModelViewSet):
+class AllocationRuleViewSet(ExportViewSetMixin, ScopedModelViewSet):
     model = AllocationRule
     queryset = AllocationRule.objects.all()
     serializer_class = AllocationRuleSerializer
@@ -190,7 +191,7 @@ class AllocationRuleViewSet(ScopedModelViewSet):
         request_recompute([budget_id], Trigger.RULE_CHANGE, self.request.user)
 
 
-class AllocationRunViewSet(ScopedReadOnlyViewSet):
+class AllocationRunViewSet(ExportViewSetMixin, ScopedReadOnlyViewSet):
     """Runs of budgets (immutable), with their allocations."""
 
     model = AllocationRun
@@ -233,7 +234,7 @@ class AllocationRunViewSet(ScopedReadOnlyViewSet):
         })
 
 
-class ExpenditureViewSet(ScopedModelViewSet):
+class ExpenditureViewSet(ExportViewSetMixin, ScopedModelViewSet):
     """Actual expenditures (Ist-Ausgaben) of budgets."""
 
     model = Expenditure

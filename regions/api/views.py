@@ -5,6 +5,7 @@ from rest_framework.decorators import action
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 
+from core.api.renderers import ExportViewSetMixin
 from core.api.views import InUse, ScopedModelViewSet
 from core.imports.base import import_now
 
@@ -32,7 +33,7 @@ from .serializers import (
 )
 
 
-class RegionLevelViewSet(ScopedModelViewSet):
+class RegionLevelViewSet(ExportViewSetMixin, ScopedModelViewSet):
     model = RegionLevel
     serializer_class = RegionLevelSerializer
     filterset_class = RegionLevelFilterSet
@@ -41,11 +42,12 @@ class RegionLevelViewSet(ScopedModelViewSet):
 
 @extend_schema_view(
     list=extend_schema(
-        parameters=[OpenApiParameter("format", str, enum=["json", "geojson"],
-                                     description="geojson: FeatureCollection (RFC 7946) der Räume mit Grenze")]
+        parameters=[OpenApiParameter("format", str, enum=["json", "geojson", "csv", "xlsx"],
+                                     description="geojson: FeatureCollection (RFC 7946) der Räume mit Grenze; "
+                                                 "csv / xlsx: alle gefilterten Räume als Tabelle")]
     )
 )
-class RegionViewSet(ScopedModelViewSet):
+class RegionViewSet(ExportViewSetMixin, ScopedModelViewSet):
     model = Region
     serializer_class = RegionSerializer
     filterset_class = RegionFilterSet
@@ -117,7 +119,7 @@ class RegionViewSet(ScopedModelViewSet):
         return Response(self.get_serializer(qs, many=True).data)
 
 
-class IndicatorViewSet(ScopedModelViewSet):
+class IndicatorViewSet(ExportViewSetMixin, ScopedModelViewSet):
     model = Indicator
     serializer_class = IndicatorSerializer
     filterset_class = IndicatorFilterSet
@@ -140,7 +142,7 @@ BulkResult = inline_serializer(
 )
 
 
-class IndicatorValueViewSet(ScopedModelViewSet):
+class IndicatorValueViewSet(ExportViewSetMixin, ScopedModelViewSet):
     """Values are read here and written in bulk (``POST …/bulk/``), through the
     same code path as file imports: atomic, every bad row reported."""
 
@@ -185,7 +187,7 @@ class IndicatorValueViewSet(ScopedModelViewSet):
         return Response(body, status=status.HTTP_200_OK if run.status == run.Status.SUCCEEDED else status.HTTP_400_BAD_REQUEST)
 
 
-class CompositeIndexViewSet(ScopedModelViewSet):
+class CompositeIndexViewSet(ExportViewSetMixin, ScopedModelViewSet):
     """Composite indices (Sozialindex): definitions with nested components and
     classes; ``compute`` enqueues a computation, ``results`` lists them."""
 
