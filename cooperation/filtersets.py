@@ -142,8 +142,13 @@ class ServiceFilterSet(django_filters.FilterSet):
         if not value:
             return qs
         query = search_query(value)
+        # The german configuration stems but does not split compounds: "Beratung"
+        # would miss "Erziehungsberatung". A substring match on the name and the
+        # keywords (and the organisation's name) finds those too; they rank after
+        # the full-text hits (rank 0).
         return (
-            qs.filter(Q(search=query) | Q(organization__name__icontains=value))
+            qs.filter(Q(search=query) | Q(name__icontains=value) | Q(keywords__icontains=value)
+                      | Q(organization__name__icontains=value))
             .annotate(rank=SearchRank(F("search"), query))
             .order_by("-rank", "name", "pk")
         )
@@ -180,16 +185,16 @@ class ServiceFilterSet(django_filters.FilterSet):
         return qs.filter(Q(city_wide=True) | Exists(served) | Exists(located))
 
     def filter_region(self, qs, name, value):
-        region = Region.objects.filter(code=value.strip()).first()
+        region = Region.objects.filter(code=value.strip()).only("pk", "path").first()
         if region is None:
             return qs.none()
         return self.serving(qs, region)
 
     def filter_point(self, qs, name, value):
         lat, lon = parse_point(value, name)
-        region = Region.objects.containing_point(lon, lat).first()
-        if region is None:
-            return qs.none()
+        region = Region.objects.containing_point(lon, lat).only("pk", "path").first()
+        if region is None:  # outside every region with a boundary: only what serves the whole city
+            return qs.filter(city_wide=True)
         return self.serving(qs, region)
 
     def filter_near(self, qs, name, value):

@@ -161,6 +161,14 @@ class TestServiceFilterSet:
         assert names(self.filtered(q="Konflikt")) == ["Beratung für Erziehungsfragen"]
         assert names(self.filtered(q="Träger A")) == ["Beratung für Erziehungsfragen", "Seniorentreff"]  # org name
 
+    def test_parts_of_compounds_are_found_after_the_full_text_hits(self, org_a):
+        ServiceFactory(organization=org_a, name="Erziehungsberatung Süd", description="")
+        ServiceFactory(organization=org_a, name="Beratung für Eltern", description="")
+        ServiceFactory(organization=org_a, name="Treffpunkt", keywords="Schuldnerberatung, Geld", description="")
+        found = [s.name for s in self.filtered(q="beratung")]
+        assert found[0] == "Beratung für Eltern"  # the full-text hit ranks first
+        assert sorted(found[1:]) == ["Erziehungsberatung Süd", "Treffpunkt"]
+
     def test_field_with_sub_fields_and_target_group(self, org_a):
         parent = FieldOfActionFactory(key="test-jugend", name="Jugend")
         child = FieldOfActionFactory(key="test-jugend-arbeit", name="Jugendarbeit", parent=parent)
@@ -196,7 +204,9 @@ class TestServiceFilterSet:
         ServiceFactory(organization=org_a, name="fern", locations=[far])
         ServiceFactory(organization=org_a, name="in P11", regions=[tree["P11"]])
         assert names(self.filtered(point="52.5,13.2")) == ["fern", "in P11", "nah"]  # both locations lie in P11
-        assert not self.filtered(point="52.5,13.9").exists()  # no region with a boundary there
+        assert not self.filtered(point="52.5,13.9").exists()  # no region with a boundary there …
+        ServiceFactory(organization=org_a, name="stadtweit", city_wide=True)
+        assert names(self.filtered(point="52.5,13.9")) == ["stadtweit"]  # … but city-wide offerings serve it
         nearby = list(self.filtered(near="52.501,13.401", radius=2))
         assert [s.name for s in nearby] == ["nah"] and 0.1 < nearby[0].distance < 0.2
         assert [s.name for s in self.filtered(near="52.5,13.4", radius=20)] == ["nah", "fern"]
