@@ -23,6 +23,7 @@ from core.imports.base import import_now
 from core.models import FieldOfAction
 from regions.models import Indicator, Region, RegionLevel, RoleAssignment
 from regions.services import upsert_indicators
+from sozialraum import demo_cooperation
 
 DATA = Path(__file__).resolve().parents[2] / "demo_data" / "berlin"
 CATALOGUE = Path(__file__).resolve().parents[3] / "regions" / "catalogues" / "berlin.json"
@@ -81,6 +82,7 @@ class Command(BaseCommand):
                 call_command("compute_index", "--definition", str(CATALOGUES / definition), "--period", period,
                              stdout=self.stdout)
             self._budget()
+            demo_cooperation.load(self.stdout)  # fictional providers and offerings
             if not opts["no_users"]:
                 self._users()
 
@@ -139,7 +141,7 @@ class Command(BaseCommand):
             if role:
                 region = Region.objects.get(code=code) if code else None
                 RoleAssignment.objects.get_or_create(user=user, role=role, region=region)
-            lines.append((username, label))
+            lines.append((username, demo_cooperation.demo_login_label(user, label)))
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS("Demo-Zugänge (Passwort für alle: %s):" % DEMO_PASSWORD))
         for username, label in lines:
