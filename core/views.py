@@ -201,6 +201,8 @@ SUMMARY_LABELS = {
     "periods": _("Zeiträume"),
     "indicators": _("Indikatoren"),
     "repaired": _("reparierte Geometrien"),
+    "locations_created": _("Standorte angelegt"),
+    "locations_updated": _("Standorte geändert"),
 }
 MAX_SHOWN_ERRORS = 1000
 

@@ -230,3 +230,22 @@ def test_location_region_is_not_set_by_hand(tree, org_a):
     location = Location(organization=org_a, street="Weg 1", postal_code="10115", city="Berlin", region=tree["P12"])
     location.save()
     assert location.region is None  # no point, no region
+
+
+class TestNavigation:
+    def test_offerings_area_per_persona(self, client, provider_editor_a, planner, viewer, settings):
+        from django.test import Client
+
+        def nav(user):
+            c = Client()
+            if user is not None:
+                c.force_login(user)
+            return c.get("/angebotsfinder/").content.decode()
+
+        settings.DIRECTORY_PUBLIC = True
+        assert 'href="/organisationen/meine-angebote/"' in nav(provider_editor_a)
+        assert 'href="/organisationen/meine-angebote/"' in nav(planner)
+        assert 'href="/organisationen/meine-angebote/"' not in nav(viewer)
+        anonymous = nav(None)
+        assert 'class="main-nav__heading" href="/angebotsfinder/" aria-current="page">Angebotsfinder' in anonymous
+        assert "/organisationen/" not in anonymous

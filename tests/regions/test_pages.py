@@ -140,9 +140,11 @@ class TestNavigation:
         assert 'href="#inhalt"' in html and 'id="inhalt"' in html
         for tag in ("<header", "<nav", "<main", "<footer"):
             assert tag in html
-        for area in ("Angebote", "Kooperation"):
-            assert re.search(rf'<span class="main-nav__heading" aria-disabled="true">{area} ', html)
+        assert re.search(r'<span class="main-nav__heading" aria-disabled="true">Kooperation ', html)
         assert '<a class="main-nav__heading" href="/budgets/">Finanzen</a>' in html  # no longer planned
+        # the offerings area: the directory and the organisations; "Meine Angebote" only for editors
+        assert '<a href="/angebotsfinder/">Angebotsfinder</a>' in html and "/organisationen/" in html
+        assert "Meine Angebote" not in html
         assert "(folgt)" in html
         assert "dl-de/by-2-0" in html
         # logout is a POST form with a CSRF token
