@@ -154,3 +154,46 @@ class TestDemoCooperation:
         for kind, name in (("organizations", "organisationen.csv"), ("services", "angebote.csv")):
             again = import_now(kind, folder / name).summary
             assert (again["created"], again["updated"]) == (0, 0)
+
+
+class TestSearchOnTheDemo:
+    """The directory's search (ServiceFilterSet) on the demo's thousands of offerings."""
+
+    def search(self, **params):
+        from cooperation.filtersets import ServiceFilterSet
+
+        fs = ServiceFilterSet(params, queryset=Service.objects.filter(status="active"))
+        assert fs.is_valid(), fs.errors
+        return list(fs.qs)
+
+    def test_stemming_and_ranking(self, demo):
+        singular = self.search(q="Beratung")
+        plural = self.search(q="Beratungen")
+        assert len(singular) > 50
+        # the german configuration stems both to 'berat': the full-text hits are the same
+        full_text_hits = [s.pk for s in singular if s.rank > 0]
+        assert full_text_hits == [s.pk for s in plural if s.rank > 0]
+        assert all(a.rank >= b.rank for a, b in zip(singular, singular[1:], strict=False))
+
+    def test_compounds_are_found_through_the_substring_match(self, demo):
+        import re
+
+        hits = self.search(q="beratung")
+        substring_hits = [s for s in hits if s.rank == 0]
+        assert substring_hits
+        for s in substring_hits:  # no full-text hit: the text occurs in the name, keywords or organisation
+            assert "beratung" in f"{s.name} {s.keywords} {s.organization.name}".lower(), s.name
+        # e.g. "Schuldnerberatung", "Erziehungsberatung": compounds the stemmer keeps whole
+        assert any(re.search(r"\wberatung", s.name.lower()) for s in substring_hits)
+
+    def test_filters_combine_on_real_regions(self, demo):
+        district = Region.objects.filter(depth=1).order_by("code").first()
+        in_district = self.search(region=district.code)
+        kids = self.search(region=district.code, target_group="kinder", age=4)
+        assert 0 < len(kids) < len(in_district)
+        assert all((s.age_min is None or s.age_min <= 4) and (s.age_max is None or s.age_max >= 4) for s in kids)
+        located = Location.objects.exclude(latitude=None).first()
+        near = self.search(near=f"{located.latitude},{located.longitude}", radius=1)
+        assert near and near[0].distance < 0.01  # an offering at that very location comes first
+        assert all(a.distance <= b.distance for a, b in zip(near, near[1:], strict=False))
+
