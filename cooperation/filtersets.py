@@ -123,6 +123,9 @@ class ServiceFilterSet(django_filters.FilterSet):
     radius = django_filters.NumberFilter(method="filter_noop", min_value=0.1, max_value=MAX_RADIUS_KM,
                                          label=_("Umkreis in km (mit „in der Nähe von“; Standard 2)"))
     free_places = django_filters.BooleanFilter(method="filter_free_places", label=_("mit freien Plätzen"))
+    needs_confirmation = django_filters.BooleanFilter(
+        method="filter_needs_confirmation", label=_("nicht rechtzeitig als aktuell bestätigt")
+    )
     organization = django_filters.UUIDFilter(field_name="organization__uuid", label=_("Organisation (UUID)"))
     modified_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt",
                                                       label=_("geändert nach (ISO 8601)"))
@@ -132,7 +135,7 @@ class ServiceFilterSet(django_filters.FilterSet):
     class Meta:
         model = Service
         fields = ["q", "field", "target_group", "age", "setting", "work_mode", "status", "region", "point", "near",
-                  "radius", "free_places", "organization", "modified_after"]
+                  "radius", "free_places", "needs_confirmation", "organization", "modified_after"]
 
     def filter_noop(self, qs, name, value):
         return qs  # read by filter_near
@@ -216,6 +219,12 @@ class ServiceFilterSet(django_filters.FilterSet):
         return qs.annotate(distance=Subquery(nearby, output_field=FloatField())).filter(
             distance__isnull=False
         ).order_by("distance", "name", "pk")
+
+    def filter_needs_confirmation(self, qs, name, value):
+        if value is None:
+            return qs
+        unconfirmed = Service.objects.unconfirmed().values("pk")
+        return qs.filter(pk__in=unconfirmed) if value else qs.exclude(pk__in=unconfirmed)
 
     def filter_free_places(self, qs, name, value):
         if value is None:

@@ -249,3 +249,33 @@ class TestNavigation:
         anonymous = nav(None)
         assert 'class="main-nav__heading" href="/angebotsfinder/" aria-current="page">Angebotsfinder' in anonymous
         assert "/organisationen/" not in anonymous
+
+
+class TestExports:
+    def test_needs_confirmation_filter_matches_the_unconfirmed_list(self, org_a, settings):
+        settings.SERVICE_CONFIRMATION_MONTHS = 12
+        old = ServiceFactory(organization=org_a, name="alt")
+        Service.objects.filter(pk=old.pk).update(created_at=timezone.now() - datetime.timedelta(days=400))
+        ServiceFactory(organization=org_a, name="frisch")
+        fs = ServiceFilterSet({"needs_confirmation": "true"}, queryset=Service.objects.all())
+        assert names(fs.qs) == names(Service.objects.unconfirmed()) == ["alt"]
+        fs = ServiceFilterSet({"needs_confirmation": "false"}, queryset=Service.objects.all())
+        assert names(fs.qs) == ["frisch"]
+
+    def test_list_pages_link_to_their_file_exports(self, planner, provider_editor_a, org_a):
+        from django.test import Client
+
+        client = Client()
+        client.force_login(planner)
+        html = client.get("/organisationen/?kind=provider").content.decode()
+        assert 'href="/api/v1/organizations/?format=xlsx&amp;kind=provider"' in html
+        assert 'href="/api/v1/organizations/?format=csv&amp;kind=provider"' in html
+        html = client.get("/organisationen/angebote/zu-bestaetigen/").content.decode()
+        assert 'href="/api/v1/services/?format=xlsx&amp;needs_confirmation=true"' in html
+        client.force_login(provider_editor_a)
+        assert 'href="/api/v1/services/?format=csv"' in client.get("/organisationen/meine-angebote/").content.decode()
+        # the export itself: the provider gets its own offerings only
+        ServiceFactory(organization=org_a, name="Eigenes")
+        ServiceFactory(name="Fremdes")
+        csv_text = client.get("/api/v1/services/?format=csv").content.decode("utf-8-sig")
+        assert "Eigenes" in csv_text and "Fremdes" not in csv_text
