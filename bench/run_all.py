@@ -6,7 +6,9 @@
    bench/out/ and imports the regions through the real importer;
 3. bench/import_values.py: import of the values file, re-import, plain COPY;
 4. bench/subtree.py: tree queries and a subtree move;
-5. bench/recompute.py: budget recompute per budget vs a numpy/COPY baseline.
+5. bench/recompute.py: budget recompute per budget vs a numpy/COPY baseline;
+6. bench/services.py: the services list API and the directory page with
+   10,000 offerings vs a bare values() view.
 
 Results: printed tables and bench/out/results.json.
 
@@ -56,6 +58,7 @@ def main(argv=None) -> int:
     import gen
     import import_values
     import recompute
+    import services
     import subtree
     from django.db import connection
 
@@ -108,9 +111,11 @@ def main(argv=None) -> int:
     )
     tree = subtree.run(size, runs=args.runs)
     recompute.run(size, runs=5)
+    offerings = services.run(quick=args.quick, runs=7)
 
     elapsed = time.perf_counter() - started
-    ok = imp["import"]["ok"] and imp["reimport"]["idempotent"] and tree["one_query_each"] and tree["move"]["consistent"]
+    ok = (imp["import"]["ok"] and imp["reimport"]["idempotent"] and tree["one_query_each"] and tree["move"]["consistent"]
+          and offerings["constant_queries"])
     results = common.load_results()
     results["meta"]["elapsed_seconds"] = round(elapsed, 1)
     results["meta"]["checks_passed"] = ok
