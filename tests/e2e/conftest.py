@@ -60,3 +60,171 @@ def page_for(browser, live_server):
     yield make
     for context in contexts:
         context.close()
+
+
+# --- Accessibility checks (BITV 2.0 / WCAG 2.1 AA), shared by the page tests ------------
+
+# Form controls without an accessible name (labels, aria-labelledby, aria-label;
+# a button's text or an input button's value). <details> are opened first so
+# folded-away controls are checked too; hidden inputs and controls that are not
+# rendered are skipped.
+UNNAMED_CONTROLS_JS = """() => {
+  const text = (s) => (s || '').replace(/\\s+/g, ' ').trim();
+  const nameOf = (el) => {
+    const ids = el.getAttribute('aria-labelledby');
+    if (ids) {
+      const s = text(ids.split(/\\s+/).map((id) => document.getElementById(id))
+        .filter(Boolean).map((e) => e.textContent).join(' '));
+      if (s) return s;
+    }
+    if (text(el.getAttribute('aria-label'))) return text(el.getAttribute('aria-label'));
+    if (el.labels && el.labels.length) {
+      const s = text([...el.labels].map((l) => l.textContent).join(' '));
+      if (s) return s;
+    }
+    if (el.tagName === 'BUTTON') return text(el.textContent);
+    if (el.tagName === 'INPUT' && ['submit', 'button', 'reset'].includes(el.type)) return text(el.value);
+    if (el.tagName === 'INPUT' && el.type === 'image') return text(el.alt);
+    return '';
+  };
+  document.querySelectorAll('details').forEach((d) => { d.open = true; });
+  return [...document.querySelectorAll('input, select, textarea, button')]
+    .filter((el) => el.type !== 'hidden' && !el.hidden && el.checkVisibility())
+    .filter((el) => !nameOf(el))
+    .map((el) => el.outerHTML.slice(0, 160));
+}"""
+
+# Text contrast (WCAG 1.4.3): every rendered element with text of its own (a
+# text node child, or a form control showing a value) against the nearest
+# non-transparent background colour up the tree (semi-transparent layers
+# composited, white canvas below). Normal text needs 4.5:1, large text
+# (>= 24px, or >= 18.66px bold) 3:1. Disabled controls are exempt. Elements
+# over a background image cannot be judged this way: they are listed apart.
+CONTRAST_JS = """() => {
+  const parse = (s) => {
+    const m = /^rgba?\\(([^)]*)\\)$/.exec(s.trim());
+    if (!m) return null;
+    const p = m[1].split(/[\\s,\\/]+/).filter(Boolean).map(Number);
+    return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+  };
+  const over = (top, below) => [0, 1, 2].map((i) => top[i] * top[3] + below[i] * (1 - top[3])).concat([1]);
+  const lum = (c) => {
+    const [r, g, b] = c.slice(0, 3).map((v) => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const ratio = (a, b) => {
+    const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
+    return (hi + 0.05) / (lo + 0.05);
+  };
+  const css = (c) => `rgb(${c.slice(0, 3).map(Math.round).join(', ')}${c[3] < 1 ? ', ' + c[3] : ''})`;
+  const selector = (el) => {
+    const parts = [];
+    for (let e = el; e && e !== document.documentElement && parts.length < 5; e = e.parentElement) {
+      let s = e.tagName.toLowerCase();
+      if (e.id) { parts.unshift(s + '#' + e.id); break; }
+      if (e.classList.length) s += '.' + [...e.classList].join('.');
+      parts.unshift(s);
+    }
+    return parts.join(' > ');
+  };
+  const background = (el) => {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const cs = getComputedStyle(e);
+      if (cs.backgroundImage && cs.backgroundImage !== 'none') return null;
+      const c = parse(cs.backgroundColor);
+      if (c && c[3] > 0) {
+        layers.push(c);
+        if (c[3] >= 1) break;
+      }
+    }
+    let bg = [255, 255, 255, 1];
+    for (let i = layers.length - 1; i >= 0; i--) bg = over(layers[i], bg);
+    return bg;
+  };
+  const ownText = (el) => {
+    if (el.matches('input, textarea')) {
+      if (['checkbox', 'radio', 'hidden', 'range', 'color', 'file', 'image'].includes(el.type)) return '';
+      return el.value;
+    }
+    if (el.matches('select')) return el.selectedOptions.length ? el.selectedOptions[0].textContent : '';
+    return [...el.childNodes].filter((n) => n.nodeType === Node.TEXT_NODE).map((n) => n.textContent).join('');
+  };
+  const failures = [];
+  const unjudged = [];
+  let checked = 0;
+  for (const el of document.body.querySelectorAll('*')) {
+    if (el.closest('svg, script, style, noscript, template')) continue;
+    const content = ownText(el).replace(/\\s+/g, ' ').trim();
+    if (!content) continue;
+    if (!el.checkVisibility({ visibilityProperty: true, opacityProperty: true })) continue;
+    if (!el.getClientRects().length) continue;
+    if (el.matches(':disabled') || el.closest('option:disabled, select:disabled')) continue;
+    const cs = getComputedStyle(el);
+    const bg = background(el);
+    if (bg === null) { unjudged.push(selector(el)); continue; }
+    const fg0 = parse(cs.color);
+    if (fg0 === null) { unjudged.push(selector(el) + ' (colour ' + cs.color + ')'); continue; }
+    const fg = over(fg0, bg);
+    const size = parseFloat(cs.fontSize);
+    const bold = parseInt(cs.fontWeight, 10) >= 700;
+    const large = size >= 24 || (size >= 18.66 && bold);
+    const needed = large ? 3 : 4.5;
+    const r = ratio(fg, bg);
+    checked += 1;
+    if (r < needed) {
+      failures.push({
+        selector: selector(el), text: content.slice(0, 50), color: css(fg0), background: css(bg),
+        ratio: Math.round(r * 100) / 100, needed, font: `${cs.fontSize} ${cs.fontWeight}`,
+      });
+    }
+  }
+  return { checked, failures, unjudged };
+}"""
+
+
+class A11y:
+    """Accessibility helpers for a Playwright page."""
+
+    @staticmethod
+    def unnamed_controls(page) -> list[str]:
+        return page.evaluate(UNNAMED_CONTROLS_JS)
+
+    @staticmethod
+    def contrast(page) -> dict:
+        return page.evaluate(CONTRAST_JS)
+
+    def assert_contrast(self, page, where: str) -> None:
+        """Fail listing every element with too little text contrast on ``page``."""
+        result = self.contrast(page)
+        assert result["checked"] > 0, f"{where}: no text found to check"
+        groups: dict[tuple, list[str]] = {}  # one line per selector and colours
+        for f in result["failures"]:
+            key = (f["selector"], f["ratio"], f["needed"], f["color"], f["background"], f["font"])
+            groups.setdefault(key, []).append(f["text"])
+        lines = [
+            f"  {selector}: {ratio}:1 < {needed}:1 – colour {color} on {background} ({font}), "
+            f"{len(texts)}×, e.g. „{texts[0]}“"
+            for (selector, ratio, needed, color, background, font), texts in groups.items()
+        ]
+        if lines:
+            pytest.fail(f"{where} ({page.url}): text contrast below WCAG 2.1 AA (1.4.3):\n" + "\n".join(lines))
+
+    @staticmethod
+    def tab_to(page, predicate: str, limit: int = 120) -> int:
+        """Press Tab until ``predicate`` (JS, given the focused element as
+        ``el``) holds; the number of presses. Fails after ``limit`` presses."""
+        check = f"(() => {{ const el = document.activeElement; return !!(el && ({predicate})); }})()"
+        for presses in range(1, limit + 1):
+            page.keyboard.press("Tab")
+            if page.evaluate(check):
+                return presses
+        raise AssertionError(f"not reached with {limit} presses of Tab: {predicate}")
+
+
+@pytest.fixture
+def a11y():
+    return A11y()
