@@ -161,11 +161,11 @@ def timed(fn, runs: int) -> tuple[float, int]:
 
 
 def run(quick: bool = False, runs: int = 7) -> dict:
+    import warnings
+
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
-
-    import warnings
 
     # WhiteNoise warns once that collectstatic has not run; the bench serves no static files
     warnings.filterwarnings("ignore", message="No directory at")

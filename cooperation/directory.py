@@ -17,13 +17,15 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass, field
+from html import escape as html_escape
 
 import numpy as np
 from django import forms
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
-from django.db.models import Exists, OuterRef, Prefetch, Subquery
+from django.db.models import CharField, Count, Exists, Max, OuterRef, Prefetch, Subquery
+from django.db.models.functions import Cast
 from django.forms.utils import flatatt
 from django.http import QueryDict
 from django.template.defaultfilters import floatformat
@@ -108,29 +110,56 @@ class FlagCheckbox(forms.CheckboxInput):
         return data.get(name) if name in data else None
 
 
+def _html(value) -> str:
+    """``conditional_escape(value)`` as text: safe strings as they are,
+    everything else escaped (the same characters as Django's ``escape``)."""
+    if hasattr(value, "__html__"):
+        return value.__html__()
+    return html_escape(str(value))
+
+
+def render_options(choices) -> str:
+    """The ``<option>``s (and ``<optgroup>``s) of ``choices``, none selected:
+    the same HTML as ``format_html`` per option gave, built with plain string
+    operations (the region select of a large city has over 10,000 options)."""
+    parts = []
+    for key, label in choices:
+        if isinstance(label, (list, tuple)):
+            inner = "".join([f'<option value="{_html(v)}">{_html(lab)}</option>' for v, lab in label])
+            parts.append(f'<optgroup label="{_html(key)}">{inner}</optgroup>')
+        else:
+            parts.append(f'<option value="{_html(key)}">{_html(label)}</option>')
+    return "".join(parts)
+
+
+def mark_selected(options: str, selected) -> str:
+    """``options`` (from :func:`render_options`) with the first option whose
+    value is one of ``selected`` marked ``selected``."""
+    first = end = -1
+    for value in selected:
+        tag = f'<option value="{_html(value)}"'
+        pos = options.find(tag + ">")
+        if pos >= 0 and (first < 0 or pos < first):
+            first, end = pos, pos + len(tag)
+    if first < 0:
+        return options
+    return options[:end] + " selected" + options[end:]
+
+
 class FastSelect(forms.Select):
     """A select rendered in Python rather than with a template per option: the
-    region select of a city like Berlin has some 750 options."""
+    region select of a city like Berlin has some 750 options (the benchmark
+    city 11,000). Its options come from ``choices`` or, already rendered (e.g.
+    from the cache, without normalising a long list of choices first), from
+    ``rendered_options``."""
+
+    rendered_options: str | None = None
 
     def render(self, name, value, attrs=None, renderer=None):
         selected = {str(v) for v in self.format_value(value)}
-        done = False
-
-        def option(val, label):
-            nonlocal done
-            mark = not done and str(val) in selected
-            done = done or mark
-            return format_html('<option value="{}"{}>{}</option>', val, mark_safe(" selected") if mark else "", label)
-
-        parts = []
-        for key, label in self.choices:
-            if isinstance(label, (list, tuple)):
-                inner = "".join(option(v, lab) for v, lab in label)
-                parts.append(format_html('<optgroup label="{}">{}</optgroup>', key, mark_safe(inner)))
-            else:
-                parts.append(option(key, label))
+        options = self.rendered_options if self.rendered_options is not None else render_options(self.choices)
         return format_html('<select name="{}"{}>{}</select>', name, flatatt(self.build_attrs(self.attrs, attrs)),
-                           mark_safe("".join(parts)))
+                           mark_safe(mark_selected(options, selected)))
 
 
 def field_choices():
@@ -167,16 +196,18 @@ def region_choices():
     """Every region, grouped by level (one optgroup per level, e.g. 12 Bezirke,
     58 Prognoseräume, 143 Bezirksregionen, 542 Planungsräume), sorted by name;
     below the second level the label names the region at the first level below
-    the top (e.g. the Bezirk), so equal names stay distinguishable."""
+    the top (e.g. the Bezirk), so equal names stay distinguishable. Also the
+    labels by code and the :func:`regions_version` of what was read."""
     rows = list(
         Region.objects.order_by("level__rank", "name", "code").values_list(
-            "pk", "code", "name", "path", "depth", "level__rank", "level__name", "level__name_plural"
+            "pk", "code", "name", "path", "depth", "level__rank", "level__name", "level__name_plural",
+            "updated_at", "level_id", "level__updated_at",
         )
     )
     names = {pk: name for pk, _c, name, *_rest in rows}
     groups: dict = {}
     labels: dict = {}
-    for _pk, code, name, path, depth, rank, level_name, level_plural in rows:
+    for _pk, code, name, path, depth, rank, level_name, level_plural, *_changes in rows:
         label = f"{name} ({code})"
         if depth >= 2:
             first = path.strip("/").split("/")[1]
@@ -184,15 +215,72 @@ def region_choices():
                 label = f"{label} – {names[int(first)]}"
         groups.setdefault(rank, (level_plural or level_name, []))[1].append((code, label))
         labels[code] = label
-    return [("", gettext("alle Sozialräume"))] + list(groups.values()), labels
+    version = _regions_version(
+        len(rows), max((r[8] for r in rows), default=None), len({r[9] for r in rows}),
+        max((r[10] for r in rows), default=None),
+    )
+    return [("", gettext("alle Sozialräume"))] + list(groups.values()), labels, version
+
+
+def _regions_version(*values) -> str:
+    return _digest("|".join("" if v is None else (v.isoformat() if hasattr(v, "isoformat") else str(v))
+                            for v in values))
+
+
+def regions_version() -> str:
+    """Changes whenever the region select can change: the number and the last
+    change of the regions and of the levels they use (renames, moves, imports
+    and level renames stamp ``updated_at``; deletions change the number)."""
+    row = Region.objects.aggregate(
+        regions=Count("pk"), last=Max("updated_at"), levels=Count("level", distinct=True),
+        levels_last=Max("level__updated_at"),
+    )
+    return _regions_version(row["regions"], row["last"], row["levels"], row["levels_last"])
+
+
+REGION_CACHE_SECONDS = CACHE_SECONDS
+
+
+def region_options() -> tuple[str, str]:
+    """The rendered options of the region select and the cache key of their
+    labels (:class:`RegionLabels`). Reading and rendering some 11,000 regions
+    took longer than the rest of the page, so they are cached with their
+    :func:`regions_version` (per language: the empty choice's label). One query
+    either way: the version when cached, the regions (and from them the
+    version) when not; a stale entry costs both."""
+    key = f"directory-regions:{get_language() or ''}"
+    cached = cache.get(key)
+    if cached is not None:
+        version, options = cached
+        if version == regions_version():
+            return options, f"{key}:{version}:labels"
+    choices, labels, version = region_choices()
+    options = render_options(choices)
+    cache.set_many({key: (version, options), f"{key}:{version}:labels": labels}, REGION_CACHE_SECONDS)
+    return options, f"{key}:{version}:labels"
+
+
+class RegionLabels:
+    """The labels of the regions by code, as :func:`region_choices` gives
+    them, read from the cache only when needed (a region filter is in use)."""
+
+    def __init__(self, key: str):
+        self.key, self.labels = key, None
+
+    def get(self, code, default=None):
+        if self.labels is None:
+            self.labels = cache.get(self.key)
+            if self.labels is None:  # evicted: read again
+                self.labels = region_choices()[1]
+        return self.labels.get(code, default)
 
 
 def organization_choices(visible):
     """Organisations with at least one offering in the directory."""
     orgs = Organization.objects.filter(
         Exists(visible.filter(organization_id=OuterRef("pk")))
-    ).order_by("name", "pk").values_list("uuid", "name")
-    return [("", gettext("alle Träger"))] + [(str(uuid), name) for uuid, name in orgs]
+    ).order_by("name", "pk").values_list(Cast("uuid", CharField()), "name")  # the uuid as text, as str() gives it
+    return [("", gettext("alle Träger"))] + list(orgs)
 
 
 # (widget, label, help text) per filter of ServiceFilterSet, for the page
@@ -575,18 +663,29 @@ class DirectoryView(DirectoryAccessMixin, ListView):
         self.filterset = build_filterset(self.request, base, staff=self.staff)
         return apply_filterset(self.filterset)
 
+    def paginate_queryset(self, queryset, page_size):
+        """Sorts only the ids of the matching offerings to find the page (a
+        subquery), then reads the page's offerings with everything they show —
+        instead of sorting every matching offering with all its columns to keep
+        20. Still one query (and one per relation)."""
+        paginator, page, ids, is_paginated = super().paginate_queryset(queryset.values("pk"), page_size)
+        services = list(queryset.filter(pk__in=ids))  # the filters' order and annotations (distance) again
+        page.object_list = services
+        return paginator, page, services, is_paginated
+
     def choices(self):
         form = self.filterset.form
         fields = field_choices()
         groups = target_group_choices(self.request.user)
-        regions, region_labels = region_choices()
+        regions, region_labels_key = region_options()
         orgs = organization_choices(self.visible)
         form.fields["field"].widget.choices = fields
         form.fields["target_group"].widget.choices = groups
-        form.fields["region"].widget.choices = regions
-        form.fields["organization"].widget.choices = orgs
+        form.fields["region"].widget.rendered_options = regions
+        form.fields["organization"].widget.rendered_options = render_options(orgs)
         return {
-            "field": dict(fields), "target_group": dict(groups), "region": region_labels, "organization": dict(orgs),
+            "field": dict(fields), "target_group": dict(groups), "region": RegionLabels(region_labels_key),
+            "organization": dict(orgs),
         }
 
     def get_context_data(self, **kwargs):

@@ -34,6 +34,7 @@ from .serializers import (
     LocationSerializer,
     MembershipSerializer,
     OrganizationSerializer,
+    ServiceListRows,
     ServiceSerializer,
     TargetGroupSerializer,
 )
@@ -117,11 +118,22 @@ class ServiceViewSet(ExportViewSetMixin, ScopedModelViewSet):
     lookup_field = "uuid"
 
     def get_queryset(self):
-        return (
-            super().get_queryset()
-            .select_related("organization")
-            .prefetch_related("fields", "target_groups", "regions", "locations")
-        )
+        queryset = super().get_queryset()
+        if self.action == "list":
+            return queryset  # read with values() by list(): no instances, nothing to prefetch
+        return queryset.select_related("organization").prefetch_related("fields", "target_groups", "regions",
+                                                                        "locations")
+
+    def list(self, request, *args, **kwargs):
+        """The list (JSON pages, CSV, XLSX) exactly as ``ServiceSerializer`` gives
+        it, read with two queries besides the count and without model instances
+        (``ServiceListRows``; the serializer still describes the list in the
+        schema and serves every other action)."""
+        rows = ServiceListRows(self.filter_queryset(self.get_queryset()))
+        page = self.paginate_queryset(rows)
+        if page is not None:
+            return self.get_paginated_response(page)
+        return Response(list(rows))
 
     def _fresh(self, pk):
         return self.get_queryset().get(pk=pk)

@@ -19,15 +19,22 @@ from decimal import Decimal as D
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy
 
-from cooperation.directory import normalise_street
+from cooperation.directory import FastSelect, mark_selected, normalise_street, render_options
+from cooperation.filtersets import ServiceFilterSet
 from cooperation.models import Service
 from tests.factories import (
     FieldOfActionFactory,
     LocationFactory,
     MembershipFactory,
+    RegionFactory,
     ServiceFactory,
     TargetGroupFactory,
     UserFactory,
@@ -563,3 +570,117 @@ def test_provider_viewer_memberships_do_not_widen_the_public_view(client, public
 
 
 
+
+
+# --- Rendering the selects fast, caching the region select ------------------------------------------------
+
+
+def options_as_before(choices, selected):
+    """The options as the select rendered them before (``format_html`` per
+    option): the reference for :func:`cooperation.directory.render_options`."""
+    done = False
+
+    def option(val, label):
+        nonlocal done
+        mark = not done and str(val) in selected
+        done = done or mark
+        return format_html('<option value="{}"{}>{}</option>', val, mark_safe(" selected") if mark else "", label)
+
+    parts = []
+    for key, label in choices:
+        if isinstance(label, (list, tuple)):
+            inner = "".join(option(v, lab) for v, lab in label)
+            parts.append(format_html('<optgroup label="{}">{}</optgroup>', key, mark_safe(inner)))
+        else:
+            parts.append(option(key, label))
+    return "".join(parts)
+
+
+class TestSelects:
+    CHOICES = [
+        ("", "alle"),
+        ("a&b", 'Müller & Söhne <GmbH> "Zitat" \'x\''),
+        (7, "eine Zahl"),
+        ("safe", mark_safe("<b>schon sicher</b>")),
+        ("lazy", gettext_lazy("Suchbegriff")),
+        ("Ebene <1>", [("x1", "\u00a0\u00a0\u00a0– eingerückt"), ("a&b", "doppelt (nur die erste gilt)")]),
+        ("Ebene 2", [("7", "noch einmal 7"), ('q"', "Anführungszeichen im Wert")]),
+    ]
+
+    @pytest.mark.parametrize("selected", [set(), {""}, {"a&b"}, {"7"}, {"x1"}, {'q"'}, {"fehlt"}, {"x1", "7"}])
+    def test_options_as_before(self, selected):
+        assert mark_selected(render_options(self.CHOICES), selected) == options_as_before(self.CHOICES, selected)
+
+    def test_widget_with_rendered_options(self):
+        plain, rendered = FastSelect(choices=self.CHOICES), FastSelect()
+        rendered.rendered_options = render_options(self.CHOICES)
+        for value in (None, "", "a&b", "x1", "fehlt"):
+            assert rendered.render("f", value, {"id": "id_f"}) == plain.render("f", value, {"id": "id_f"})
+        assert plain.render("f", "x1").startswith('<select name="f">')
+
+
+def region_select(page):
+    return re.search(r'<select name="region".*?</select>', page, re.S).group(0)
+
+
+class TestRegionSelectCache:
+    def region_rows_read(self, client, params=None):
+        """The page, and whether it read the regions for the select (not cached)."""
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(URL, params or {})
+        assert response.status_code == 200
+        return html(response), any('"regions_regionlevel"."name_plural"' in q["sql"] for q in ctx.captured_queries)
+
+    def test_cached_and_renewed_when_the_regions_change(self, client, public, tree, levels, org_a):
+        cache.clear()
+        service("Treff", organization=org_a)
+        page, read = self.region_rows_read(client)
+        assert read and '<option value="P11">Nord-West (P11) – Nord</option>' in page
+        again, read = self.region_rows_read(client)
+        assert not read and region_select(again) == region_select(page)  # from the cache
+        tree["P11"].name = "Nordwest"
+        tree["P11"].save()
+        page, read = self.region_rows_read(client)
+        assert read and '<option value="P11">Nordwest (P11) – Nord</option>' in page
+        tree["D1"].name = "Norden"  # the district names its sub-regions
+        tree["D1"].save()
+        assert '<option value="P12">Nord-Ost (P12) – Norden</option>' in self.region_rows_read(client)[0]
+        new = RegionFactory(code="P13", name="Neu", level=levels["planungsraum"], parent=tree["D2"])
+        assert '<option value="P13">Neu (P13) – Süd</option>' in self.region_rows_read(client)[0]
+        new.delete()
+        assert 'value="P13"' not in self.region_rows_read(client)[0]
+        tree["P12"].parent = tree["D2"]  # moved to the other district
+        tree["P12"].save()
+        assert '<option value="P12">Nord-Ost (P12) – Süd</option>' in self.region_rows_read(client)[0]
+        levels["planungsraum"].name_plural = "Planungsräume"
+        levels["planungsraum"].save()
+        page, read = self.region_rows_read(client)
+        assert read and '<optgroup label="Planungsräume">' in page
+        assert not self.region_rows_read(client)[1]
+
+    def test_selected_region_and_its_label_from_the_cache(self, client, public, tree, org_a):
+        cache.clear()
+        service("Treff", organization=org_a, regions=[tree["P11"]])
+        self.region_rows_read(client)  # fills the cache
+        page, read = self.region_rows_read(client, {"region": "P11"})
+        assert not read
+        assert '<option value="P11" selected>Nord-West (P11) – Nord</option>' in page
+        assert "Sozialraum: <strong>Nord-West (P11) – Nord</strong>" in page
+        for key in list(cache._cache):  # the labels evicted (LocMemCache keys ":1:<key>"), the options kept
+            if key.endswith(":labels"):
+                cache.delete(key.split(":", 2)[2])
+        page, _read = self.region_rows_read(client, {"region": "P11"})
+        assert "Sozialraum: <strong>Nord-West (P11) – Nord</strong>" in page
+
+
+class TestPageOrder:
+    def test_pages_follow_the_search_order(self, client, public, org_a):
+        """The page's ids are sorted first and its offerings read afterwards:
+        the pages together are the whole result in the search's order."""
+        for i in range(25):
+            service(f"Angebot {i:02d}", "Beratung " * (i % 4), organization=org_a, keywords="Beratung" if i % 3 else "")
+        service("Beratung Beratung", "Beratung", organization=org_a)
+        params = {"q": "Beratung"}
+        expected = list(ServiceFilterSet(params, queryset=Service.objects.all()).qs.values_list("name", flat=True))
+        pages = names(client.get(URL, params)) + names(client.get(URL, {**params, "page": "2"}))
+        assert pages == expected and len(expected) > 20
