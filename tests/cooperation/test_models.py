@@ -279,3 +279,17 @@ class TestExports:
         ServiceFactory(name="Fremdes")
         csv_text = client.get("/api/v1/services/?format=csv").content.decode("utf-8-sig")
         assert "Eigenes" in csv_text and "Fremdes" not in csv_text
+
+
+def test_directory_links_to_the_export_for_signed_in_users(planner, org_a, settings):
+    from django.test import Client
+
+    settings.DIRECTORY_PUBLIC = True
+    ServiceFactory(organization=org_a, name="Familienberatung")
+    client = Client()
+    assert "format=xlsx" not in client.get("/angebotsfinder/?q=Beratung").content.decode()  # no API for anonymous
+    client.force_login(planner)
+    html = client.get("/angebotsfinder/?q=Beratung").content.decode()
+    assert 'href="/api/v1/services/?format=xlsx&amp;q=Beratung"' in html
+    rows = client.get("/api/v1/services/?format=csv&q=Beratung").content.decode("utf-8-sig").splitlines()
+    assert len(rows) == 2 and "Familienberatung" in rows[1]
