@@ -371,6 +371,17 @@ class NewLocationForm(forms.ModelForm):
                 self.add_error("longitude", _("Bitte Breiten- und Längengrad angeben oder beide leer lassen."))
 
 
+class LocationForm(NewLocationForm):
+    """An existing location: address and point (the region is found from the point)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("prefix", None)
+        kwargs.setdefault("empty_permitted", False)
+        kwargs.setdefault("use_required_attribute", True)
+        super().__init__(*args, **kwargs)
+        self.fields["name"].label = _("Bezeichnung")
+
+
 class ServiceCloseForm(forms.Form):
     status = forms.ChoiceField(
         label=_("Wie wird das Angebot geschlossen?"), choices=[(s.value, s.label) for s in CLOSED_STATUSES],

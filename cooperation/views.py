@@ -46,6 +46,7 @@ from .choices import Accessibility, AccessMode, Language, LegalBasis, ServiceSta
 from .filtersets import OrganizationFilterSet, ServiceFilterSet
 from .forms import (
     MULTI_SELECT_HELP,
+    LocationForm,
     MembershipForm,
     MembershipRoleForm,
     NewLocationForm,
@@ -575,6 +576,64 @@ class OrganizationEditView(LoginRequiredMixin, View):
             "Organisation „%(name)s“ gespeichert.")
         messages.success(request, text % {"name": org.name})
         return redirect("organization-detail", uuid=org.uuid)
+
+
+# --- Locations ---------------------------------------------------------------------------------
+
+LOCATION_CHANGE_DENIED = _("Sie dürfen diesen Standort sehen, aber nicht ändern.")
+
+
+class LocationEditView(LoginRequiredMixin, View):
+    """Edit a location of an organisation (planners; its provider editors): the
+    address and the point; the region found from the point is shown after saving."""
+
+    template_name = "cooperation/location_form.html"
+
+    def render_page(self, location, form):
+        return render(self.request, self.template_name, {
+            "location": location, "organization": location.organization, "form": form, "nav": "organizations",
+            "error_count": len(form.errors), "error_forms": [form],
+            "service_count": location.services.count(),
+        })
+
+    def get(self, request, uuid):
+        location = scoped_object(Location, request.user, Action.CHANGE, LOCATION_CHANGE_DENIED, uuid=uuid)
+        return self.render_page(location, LocationForm(instance=location))
+
+    def post(self, request, uuid):
+        location = scoped_object(Location, request.user, Action.CHANGE, LOCATION_CHANGE_DENIED, uuid=uuid)
+        form = LocationForm(request.POST, instance=location)
+        if not form.is_valid():
+            return self.render_page(location, form)
+        with transaction.atomic():
+            location = form.save(commit=False)
+            location.stamp(request.user)
+            location.save()
+        messages.success(request, gettext("Standort „%(name)s“ gespeichert. %(region)s") % {
+            "name": str(location), "region": location_region_text(location)})
+        return redirect("organization-detail", uuid=location.organization.uuid)
+
+
+class LocationDeleteView(LoginRequiredMixin, TemplateView):
+    """GET asks, POST deletes a location; the offerings given there lose it
+    (they stay, with their other locations)."""
+
+    template_name = "cooperation/location_confirm_delete.html"
+
+    def get(self, request, uuid):
+        location = scoped_object(Location, request.user, Action.DELETE, LOCATION_CHANGE_DENIED, uuid=uuid)
+        return self.render_to_response({
+            "location": location, "organization": location.organization, "nav": "organizations",
+            "services": list(location.services.only("uuid", "name").order_by("name")),
+        })
+
+    def post(self, request, uuid):
+        location = scoped_object(Location, request.user, Action.DELETE, LOCATION_CHANGE_DENIED, uuid=uuid)
+        org_uuid, name = location.organization.uuid, str(location)
+        with transaction.atomic():
+            location.delete()
+        messages.success(request, gettext("Standort „%(name)s“ gelöscht.") % {"name": name})
+        return redirect("organization-detail", uuid=org_uuid)
 
 
 # --- Memberships (planners) ------------------------------------------------------------------
