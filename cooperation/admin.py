@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Location, Membership, Organization, Service, TargetGroup
+from .models import Agreement, AgreementParty, EscalationStep, Location, Membership, Organization, Service, TargetGroup
 
 
 @admin.register(Organization)
@@ -37,3 +37,25 @@ class ServiceAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     raw_id_fields = ["organization", "regions", "locations"]
     filter_horizontal = ["fields", "target_groups"]
+
+
+class AgreementPartyInline(admin.TabularInline):
+    model = AgreementParty
+    raw_id_fields = ["organization"]
+    readonly_fields = ["confirmed_at", "confirmed_by"]
+    extra = 0
+
+
+class EscalationStepInline(admin.TabularInline):
+    model = EscalationStep
+    extra = 0
+
+
+@admin.register(Agreement)
+class AgreementAdmin(admin.ModelAdmin):
+    list_display = ["title", "kind", "status", "valid_from", "valid_until"]
+    list_filter = ["kind", "status"]
+    search_fields = ["title"]
+    readonly_fields = ["status"]
+    raw_id_fields = ["regions", "services"]
+    inlines = [AgreementPartyInline, EscalationStepInline]

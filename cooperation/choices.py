@@ -142,3 +142,26 @@ class Accessibility(models.TextChoices):
     EASY_LANGUAGE = "easy_language", _("Informationen in Leichter Sprache")
     BRAILLE = "braille", _("Informationen in Brailleschrift")
     HOME_VISITS = "home_visits", _("Hausbesuche möglich")
+
+
+class AgreementKind(models.TextChoices):
+    SERVICE = "service", _("Leistungsvereinbarung")
+    COOPERATION = "cooperation", _("Kooperationsvereinbarung")
+    PROVIDER_ALLIANCE = "provider_alliance", _("Trägerverbund")
+    FRAMEWORK = "framework", _("Rahmenvertrag")
+    NETWORK = "network", _("Netzwerkvereinbarung")
+
+
+class AgreementStatus(models.TextChoices):
+    DRAFT = "draft", _("Entwurf")
+    NEGOTIATION = "negotiation", _("in Verhandlung")
+    ACTIVE = "active", _("aktiv")
+    SUSPENDED = "suspended", _("ausgesetzt")
+    EXPIRED = "expired", _("abgelaufen")
+    TERMINATED = "terminated", _("beendet")
+
+
+class PartyRole(models.TextChoices):
+    FUNDER = "funder", _("Leistungsträger (Finanzierung)")
+    LEAD = "lead", _("federführender Träger")
+    PARTNER = "partner", _("Partner")
