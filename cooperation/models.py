@@ -442,6 +442,35 @@ class Service(TimeStampedModel):
         if errors:
             raise ValidationError(errors)
 
+    COPY_SUFFIX = " (Kopie)"
+
+    def duplicate(self, user, *, confirmed: bool, status: str | None = None) -> "Service":
+        """A copy named "… (Kopie)" with the same fields, target groups, regions
+        and locations, authored by ``user``; ``confirmed``: marked as current now
+        (else unconfirmed); ``status``: the copy's status (default: the same)."""
+        from django.db import transaction
+
+        relations = {name: list(getattr(self, name).values_list("pk", flat=True))
+                     for name in ("fields", "target_groups", "regions", "locations")}
+        with transaction.atomic():
+            copy = Service.objects.get(pk=self.pk)
+            copy.pk = copy.id = None
+            copy._state.adding = True
+            copy.uuid = uuid.uuid4()
+            limit = Service._meta.get_field("name").max_length - len(self.COPY_SUFFIX)
+            copy.name = self.name[:limit] + self.COPY_SUFFIX
+            if status is not None:
+                copy.status = status
+            copy.last_confirmed_at = timezone.now() if confirmed else None
+            copy.created_by = copy.updated_by = None
+            copy.created_at = copy.updated_at = None
+            copy.stamp(user)
+            copy.save()
+            for name, ids in relations.items():
+                if ids:
+                    getattr(copy, name).set(ids)
+        return copy
+
     @property
     def needs_confirmation(self) -> bool:
         """Not confirmed as current within SERVICE_CONFIRMATION_MONTHS (active

@@ -57,7 +57,6 @@ from .forms import (
 from .models import Location, Membership, Organization, Service, TargetGroup
 
 ASKED_STATUSES = (ServiceStatus.ACTIVE, ServiceStatus.TEMPORARILY_CLOSED)
-COPY_SUFFIX = " (Kopie)"
 SERVICE_PAGE_SIZE = 50
 
 SERVICE_CHANGE_DENIED = _("Sie dürfen dieses Angebot lesen, aber nicht ändern.")
@@ -338,26 +337,7 @@ class ServiceDuplicateView(LoginRequiredMixin, View):
 
     def post(self, request, uuid):
         original = get_service(request.user, uuid, Action.CHANGE)
-        relations = {
-            "fields": list(original.fields.values_list("pk", flat=True)),
-            "target_groups": list(original.target_groups.values_list("pk", flat=True)),
-            "regions": list(original.regions.values_list("pk", flat=True)),
-            "locations": list(original.locations.values_list("pk", flat=True)),
-        }
-        with transaction.atomic():
-            copy = Service.objects.get(pk=original.pk)
-            copy.pk = copy.id = None
-            copy._state.adding = True
-            copy.uuid = uuid_module.uuid4()
-            limit = Service._meta.get_field("name").max_length - len(COPY_SUFFIX)
-            copy.name = original.name[:limit] + COPY_SUFFIX
-            copy.last_confirmed_at = None
-            copy.created_by = None
-            copy.stamp(request.user)
-            copy.save()
-            for name, ids in relations.items():
-                if ids:
-                    getattr(copy, name).set(ids)
+        copy = original.duplicate(request.user, confirmed=False)
         messages.success(request, gettext("Kopie „%(name)s“ angelegt. Bitte die Angaben anpassen und speichern.")
                          % {"name": copy.name})
         return redirect("service-update", uuid=copy.uuid)

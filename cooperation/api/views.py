@@ -9,9 +9,7 @@ them; memberships are planners' business (everyone sees their own). Every
 list also exports as CSV or XLSX (``?format=csv`` / ``?format=xlsx``).
 """
 
-from uuid import uuid4
 
-from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -38,8 +36,6 @@ from .serializers import (
     ServiceSerializer,
     TargetGroupSerializer,
 )
-
-COPY_SUFFIX = " (Kopie)"
 
 
 class OrganizationViewSet(ExportViewSetMixin, ScopedModelViewSet):
@@ -154,20 +150,5 @@ class ServiceViewSet(ExportViewSetMixin, ScopedModelViewSet):
         """A copy of the offering (name + „(Kopie)“, same organisation, fields,
         target groups, regions and locations), active and confirmed now."""
         original = self.get_object()  # view scope (404), then change access (403)
-        with transaction.atomic():
-            links = {name: list(getattr(original, name).all()) for name in
-                     ("fields", "target_groups", "regions", "locations")}
-            copy = Service.objects.get(pk=original.pk)
-            copy.pk = copy.id = None
-            copy._state.adding = True
-            copy.uuid = uuid4()
-            max_length = Service._meta.get_field("name").max_length
-            copy.name = original.name[: max_length - len(COPY_SUFFIX)] + COPY_SUFFIX
-            copy.status = ServiceStatus.ACTIVE
-            copy.last_confirmed_at = timezone.now()
-            copy.created_by = copy.updated_by = request.user
-            copy.created_at = copy.updated_at = None
-            copy.save()
-            for name, objects in links.items():
-                getattr(copy, name).set(objects)
+        copy = original.duplicate(request.user, confirmed=True, status=ServiceStatus.ACTIVE)
         return Response(self.get_serializer(self._fresh(copy.pk)).data, status=status.HTTP_201_CREATED)
