@@ -55,3 +55,9 @@ class Trigger(models.TextChoices):
 
 #: Suggested expenditure categories (the field is free text; forms may offer these).
 EXPENDITURE_CATEGORIES = (_("Personal"), _("Sachkosten"), _("Honorare"))
+
+
+class ShareSource(models.TextChoices):
+    AGREEMENT = "agreement", _("Vereinbarung")
+    TABLE = "table", _("Anteilstabelle")
+    RETAINED = "retained", _("nicht weitergegeben")

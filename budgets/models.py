@@ -5,17 +5,18 @@ from decimal import Decimal
 import pgtrigger
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from cooperation.access import organization_ids
 from core.access import Action, Role, ScopedQuerySet, has_role
 from core.audit import audited
 from core.models import TimeStampedModel
 from regions.access import changeable_regions_q, visible_regions_q
 from regions.models import Indicator, Region, RegionLevel
 
-from .choices import BudgetStatus, MissingPolicy, Part, RulePart, RunStatus, SplitMode, TermKind, Trigger
+from .choices import BudgetStatus, MissingPolicy, Part, RulePart, RunStatus, ShareSource, SplitMode, TermKind, Trigger
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 ZERO = Decimal("0.00")
@@ -355,7 +356,14 @@ class ExpenditureQuerySet(ScopedQuerySet):
     change the budget."""
 
     def user_scope(self, user, action):
-        return self.filter(budget__in=Budget.objects.for_user(user, action))
+        scoped = self.filter(budget__in=Budget.objects.for_user(user, action))
+        if action == Action.VIEW:
+            # providers see the spending of their Trägerbudget
+            orgs = organization_ids(user)
+            if orgs:
+                return self.filter(models.Q(budget__in=Budget.objects.for_user(user, action))
+                                   | models.Q(organization_id__in=orgs))
+        return scoped
 
     def can_add(self, user):
         return has_role(user, Role.PLANNER)
@@ -369,9 +377,12 @@ class Expenditure(TimeStampedModel):
     budget = models.ForeignKey(Budget, verbose_name=_("Budget"), on_delete=models.CASCADE,
                                related_name="expenditures")
     region = models.ForeignKey(Region, verbose_name=_("Raum"), on_delete=models.PROTECT, related_name="+")
-    # Free text until organisations (Träger) arrive in a later issue; then a
-    # foreign key to the organisation replaces or complements it.
-    recipient = models.CharField(_("Empfänger"), max_length=200, blank=True)
+    organization = models.ForeignKey(
+        "cooperation.Organization", verbose_name=_("Träger"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="expenditures", help_text=_("Der Träger, dessen Trägerbudget die Ausgabe belastet."),
+    )
+    recipient = models.CharField(_("Empfänger"), max_length=200, blank=True,
+                                 help_text=_("Freitext, wenn der Empfänger kein erfasster Träger ist."))
     part = models.CharField(_("Teil"), max_length=20, choices=Part.choices)
     category = models.CharField(_("Kostenart"), max_length=100,
                                 help_text=_("z. B. Personal, Sachkosten, Honorare"))
@@ -406,3 +417,99 @@ class Expenditure(TimeStampedModel):
         if self.budget_id and self.booking_date and self.booking_date.year != self.budget.fiscal_year:
             raise ValidationError({"booking_date": _("Das Buchungsdatum liegt nicht im Haushaltsjahr %(year)s.")
                                    % {"year": self.budget.fiscal_year}})
+
+
+# --- Trägerbudgets ----------------------------------------------------------------
+
+PERCENT = {"max_digits": 7, "decimal_places": 4}
+
+
+class ShareQuerySet(ScopedQuerySet):
+    """The explicit share table is seen with its budget and changed by planners
+    who may change the budget."""
+
+    def user_scope(self, user, action):
+        return self.filter(budget__in=Budget.objects.for_user(user, action))
+
+    def can_add(self, user):
+        return has_role(user, Role.PLANNER)
+
+
+@audited()
+class ProviderShare(TimeStampedModel):
+    """An explicit share of a region's amount for one part that goes to a
+    provider. Where a region and part have rows here, they replace the shares
+    set in the agreements."""
+
+    budget = models.ForeignKey(Budget, verbose_name=_("Budget"), on_delete=models.CASCADE, related_name="provider_shares")
+    region = models.ForeignKey(Region, verbose_name=_("Raum"), on_delete=models.PROTECT, related_name="+")
+    part = models.CharField(_("Teil"), max_length=20, choices=Part.choices)
+    organization = models.ForeignKey("cooperation.Organization", verbose_name=_("Träger"), on_delete=models.PROTECT,
+                                     related_name="budget_shares")
+    share = models.DecimalField(_("Anteil (%)"), **PERCENT,
+                                validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))])
+
+    objects = ShareQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["budget", "region__code", "part", "organization__name"]
+        verbose_name = _("Trägeranteil")
+        verbose_name_plural = _("Trägeranteile")
+        constraints = [
+            models.UniqueConstraint(fields=["budget", "region", "part", "organization"], name="provider_share_once",
+                                    violation_error_message=_("Für diesen Raum, Teil und Träger gibt es schon einen Anteil.")),
+            models.CheckConstraint(condition=models.Q(share__gte=0, share__lte=100), name="provider_share_percent",
+                                   violation_error_message=_("Der Anteil liegt zwischen 0 und 100 %.")),
+        ]
+
+    def __str__(self):
+        return f"{self.region_id} {self.part} {self.organization_id}: {self.share} %"
+
+
+class ProviderAllocationQuerySet(ScopedQuerySet):
+    """Seen with the budget, and by the provider it goes to; written only by
+    ``budgets.providers`` (no one changes them by hand)."""
+
+    def user_scope(self, user, action):
+        if action != Action.VIEW:
+            return self.none()
+        orgs = organization_ids(user)
+        q = models.Q(budget__in=Budget.objects.for_user(user, action))
+        return self.filter(q | models.Q(organization_id__in=orgs) if orgs else q)
+
+
+class ProviderAllocation(models.Model):
+    """A provider's Trägerbudget in one region and part: its share of the
+    region's amount in the adopted run, exact to the cent (largest remainder,
+    like the allocation engine). ``organization`` empty: the part no share
+    passes on (stays with the funder)."""
+
+    budget = models.ForeignKey(Budget, verbose_name=_("Budget"), on_delete=models.CASCADE,
+                               related_name="provider_allocations")
+    run = models.ForeignKey(AllocationRun, verbose_name=_("Berechnung"), on_delete=models.CASCADE, related_name="+")
+    region = models.ForeignKey(Region, verbose_name=_("Raum"), on_delete=models.PROTECT, related_name="+")
+    part = models.CharField(_("Teil"), max_length=20, choices=Part.choices)
+    organization = models.ForeignKey("cooperation.Organization", verbose_name=_("Träger"), null=True, blank=True,
+                                     on_delete=models.PROTECT, related_name="provider_allocations")
+    share = models.DecimalField(_("Anteil (%)"), **PERCENT)
+    source = models.CharField(_("Grundlage"), max_length=10, choices=ShareSource.choices)
+    agreements = models.ManyToManyField("cooperation.Agreement", verbose_name=_("Vereinbarungen"), blank=True,
+                                        related_name="+")
+    amount = models.DecimalField(_("Betrag (EUR)"), **MONEY)
+    computed_at = models.DateTimeField(_("berechnet am"), auto_now_add=True)
+
+    objects = ProviderAllocationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["budget", "region__code", "part", "organization__name"]
+        verbose_name = _("Trägerbudget")
+        verbose_name_plural = _("Trägerbudgets")
+        constraints = [
+            models.UniqueConstraint(fields=["budget", "region", "part", "organization"],
+                                    name="provider_allocation_once", nulls_distinct=False,
+                                    violation_error_message=_("Doppeltes Trägerbudget.")),
+        ]
+        indexes = [models.Index(fields=["organization", "budget"], name="provider_alloc_org_budget")]
+
+    def __str__(self):
+        return f"{self.region_id} {self.part} {self.organization_id}: {self.amount}"

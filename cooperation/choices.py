@@ -165,3 +165,88 @@ class PartyRole(models.TextChoices):
     FUNDER = "funder", _("Leistungsträger (Finanzierung)")
     LEAD = "lead", _("federführender Träger")
     PARTNER = "partner", _("Partner")
+
+
+class DocumentKind(models.TextChoices):
+    CONTRACT = "contract", _("Vertragstext")
+    ANNEX = "annex", _("Anlage")
+    CONCEPT = "concept", _("Konzept")
+    REPORT = "report", _("Bericht")
+    MINUTES = "minutes", _("Protokoll")
+    OTHER = "other", _("Sonstiges")
+
+
+class GoalStatus(models.TextChoices):
+    NO_DATA = "no_data", _("keine Werte")
+    ACHIEVED = "achieved", _("erreicht")
+    ON_TRACK = "on_track", _("auf dem Weg")
+    OFF_TRACK = "off_track", _("keine Verbesserung")
+    MISSED = "missed", _("verfehlt")
+
+
+class NetworkKind(models.TextChoices):
+    SOCIAL_SPACE_TEAM = "social_space_team", _("Sozialraumteam")
+    DISTRICT_CONFERENCE = "district_conference", _("Stadtteilkonferenz")
+    EXPERT_BOARD = "expert_board", _("Fachgremium")
+    CASE_CONFERENCE = "case_conference", _("Fallkonferenz")
+    PROVIDER_ALLIANCE = "provider_alliance", _("Trägerverbund")
+    NETWORK = "network", _("Netzwerk")
+
+
+class NetworkRole(models.TextChoices):
+    COORDINATION = "coordination", _("Koordination")
+    MEMBER = "member", _("Mitglied")
+    GUEST = "guest", _("Gast")
+
+
+class Cadence(models.TextChoices):
+    WEEKLY = "weekly", _("wöchentlich")
+    BIWEEKLY = "biweekly", _("vierzehntägig")
+    MONTHLY = "monthly", _("monatlich")
+    QUARTERLY = "quarterly", _("vierteljährlich")
+    HALF_YEARLY = "half_yearly", _("halbjährlich")
+    YEARLY = "yearly", _("jährlich")
+    AS_NEEDED = "as_needed", _("nach Bedarf")
+
+
+class NeedStatus(models.TextChoices):
+    NEW = "new", _("neu")
+    IN_REVIEW = "in_review", _("in Prüfung")
+    PLANNED = "planned", _("in die Planung übernommen")
+    DECLINED = "declined", _("abgelehnt")
+
+
+class PlanningPhase(models.TextChoices):
+    MANDATE = "mandate", _("Auftragsklärung")
+    ANALYSIS = "analysis", _("Analyse")
+    GOALS = "goals", _("Ziele")
+    MEASURES = "measures", _("Maßnahmen")
+    IMPLEMENTATION = "implementation", _("Umsetzung")
+    EVALUATION = "evaluation", _("Bewertung")
+
+
+class PlanningRole(models.TextChoices):
+    LEAD = "lead", _("Federführung")
+    PARTICIPANT = "participant", _("Beteiligt")
+    EXPERT = "expert", _("Fachliche Beratung")
+
+
+class SwotQuadrant(models.TextChoices):
+    STRENGTH = "strength", _("Stärke")
+    WEAKNESS = "weakness", _("Schwäche")
+    OPPORTUNITY = "opportunity", _("Chance")
+    THREAT = "threat", _("Risiko")
+
+
+class DecisionKind(models.TextChoices):
+    MEASURE = "measure", _("Maßnahme")
+    AGREEMENT = "agreement", _("Vereinbarung")
+    BUDGET = "budget", _("Budgetänderung")
+    OTHER = "other", _("Sonstiges")
+
+
+class ConflictStatus(models.TextChoices):
+    OPEN = "open", _("offen")
+    RESOLVED = "resolved", _("gelöst")
+    MEDIATED = "mediated", _("vermittelt")
+    UNRESOLVED = "unresolved", _("ohne Einigung beendet")

@@ -15,8 +15,38 @@ from core.models import FieldOfAction
 from regions.filtersets import SubtreeFilter
 from regions.models import Region
 
-from .choices import OrganizationKind, ServiceStatus, Setting, Umbrella, WorkMode
-from .models import Location, Membership, Organization, Service, TargetGroup
+from .choices import (
+    AgreementKind,
+    AgreementStatus,
+    ConflictStatus,
+    NeedStatus,
+    NetworkKind,
+    OrganizationKind,
+    PartyRole,
+    PlanningPhase,
+    ServiceStatus,
+    Setting,
+    Umbrella,
+    WorkMode,
+)
+from .models import (
+    Agreement,
+    AgreementDocument,
+    AgreementParty,
+    ConflictCase,
+    Goal,
+    Location,
+    Meeting,
+    MeetingTask,
+    Membership,
+    NeedReport,
+    Network,
+    NetworkMember,
+    Organization,
+    PlanningProcess,
+    Service,
+    TargetGroup,
+)
 
 EARTH_RADIUS_KM = 6371.0088
 MAX_RADIUS_KM = 200
@@ -231,3 +261,172 @@ class ServiceFilterSet(django_filters.FilterSet):
             return qs
         return qs.filter(free_places__gt=0) if value else qs.filter(Q(free_places=0) | Q(free_places__isnull=True))
 
+
+
+# --- Cooperation: agreements, networks, needs, planning, conflicts ---------------------
+
+
+def touching_region(qs, relation: str, code: str):
+    """Rows whose ``relation`` (a many-to-many to Region) holds a region inside
+    the region with ``code`` or one containing it (an agreement for a Bezirk
+    also covers its Planungsräume)."""
+    region = Region.objects.filter(code=code.strip()).only("path").first()
+    if region is None:
+        return qs.none()
+    through = qs.model._meta.get_field(relation).remote_field.through
+    source = qs.model._meta.model_name
+    q = Q(region__path__startswith=region.path) | Q(region_id__in=region.ancestor_ids)
+    return qs.filter(Exists(through.objects.filter(q, **{f"{source}_id": OuterRef("pk")})))
+
+
+class RegionSubtreeMixin:
+    region_relation = "regions"
+
+    def filter_region(self, qs, name, value):
+        return touching_region(qs, self.region_relation, value) if value.strip() else qs
+
+
+class AgreementFilterSet(RegionSubtreeMixin, django_filters.FilterSet):
+    q = django_filters.CharFilter(method="filter_q", label=_("Suche (Titel)"))
+    kind = django_filters.MultipleChoiceFilter(choices=AgreementKind.choices, label=_("Art"))
+    status = django_filters.MultipleChoiceFilter(choices=AgreementStatus.choices, label=_("Status"))
+    region = django_filters.CharFilter(method="filter_region", label=_("Raum (Schlüssel, mit über- und untergeordneten)"))
+    field = django_filters.CharFilter(field_name="fields__key", distinct=True, label=_("Handlungsfeld (Schlüssel)"))
+    organization = django_filters.UUIDFilter(field_name="parties__organization__uuid", distinct=True,
+                                             label=_("Partei (Organisation, UUID)"))
+    review_before = django_filters.DateFilter(field_name="next_review", lookup_expr="lte",
+                                              label=_("Überprüfung fällig bis"))
+    modified_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt",
+                                                      label=_("geändert nach (ISO 8601)"))
+
+    class Meta:
+        model = Agreement
+        fields = ["q", "kind", "status", "region", "field", "organization", "review_before", "public",
+                  "modified_after"]
+
+    def filter_q(self, qs, name, value):
+        value = value.strip()
+        return qs.filter(Q(title__icontains=value) | Q(goals__icontains=value)) if value else qs
+
+
+class AgreementPartyFilterSet(django_filters.FilterSet):
+    agreement = django_filters.UUIDFilter(field_name="agreement__uuid", label=_("Vereinbarung (UUID)"))
+    organization = django_filters.UUIDFilter(field_name="organization__uuid", label=_("Organisation (UUID)"))
+    role = django_filters.MultipleChoiceFilter(choices=PartyRole.choices, label=_("Rolle"))
+    confirmed = django_filters.BooleanFilter(field_name="confirmed_at", lookup_expr="isnull", exclude=True,
+                                             label=_("bestätigt"))
+
+    class Meta:
+        model = AgreementParty
+        fields = ["agreement", "organization", "role", "confirmed"]
+
+
+class AgreementDocumentFilterSet(django_filters.FilterSet):
+    agreement = django_filters.UUIDFilter(field_name="agreement__uuid", label=_("Vereinbarung (UUID)"))
+
+    class Meta:
+        model = AgreementDocument
+        fields = ["agreement", "kind"]
+
+
+class GoalFilterSet(django_filters.FilterSet):
+    agreement = django_filters.UUIDFilter(field_name="agreement__uuid", label=_("Vereinbarung (UUID)"))
+    region = SubtreeFilter(field_prefix="region__", label=_("im Raum (Schlüssel, mit Teilräumen)"))
+    indicator = django_filters.CharFilter(field_name="indicator__key", label=_("Indikator (Schlüssel)"))
+    due_before = django_filters.DateFilter(field_name="target_date", lookup_expr="lte", label=_("zu erreichen bis"))
+
+    class Meta:
+        model = Goal
+        fields = ["agreement", "region", "indicator", "due_before"]
+
+
+class NetworkFilterSet(RegionSubtreeMixin, django_filters.FilterSet):
+    q = django_filters.CharFilter(method="filter_q", label=_("Suche (Name)"))
+    kind = django_filters.MultipleChoiceFilter(choices=NetworkKind.choices, label=_("Art"))
+    region = django_filters.CharFilter(method="filter_region", label=_("Raum (Schlüssel, mit über- und untergeordneten)"))
+    field = django_filters.CharFilter(field_name="fields__key", distinct=True, label=_("Handlungsfeld (Schlüssel)"))
+    organization = django_filters.UUIDFilter(method="filter_organization", label=_("Mitglied (Organisation, UUID)"))
+
+    class Meta:
+        model = Network
+        fields = ["q", "kind", "region", "field", "organization", "active", "public"]
+
+    def filter_q(self, qs, name, value):
+        value = value.strip()
+        return qs.filter(Q(name__icontains=value) | Q(description__icontains=value)) if value else qs
+
+    def filter_organization(self, qs, name, value):
+        members = NetworkMember.objects.filter(organization__uuid=value).values("network_id")
+        return qs.filter(Q(coordinator__uuid=value) | Q(pk__in=members))
+
+
+class MeetingFilterSet(django_filters.FilterSet):
+    network = django_filters.UUIDFilter(field_name="network__uuid", label=_("Netzwerk (UUID)"))
+    after = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="gte", label=_("ab"))
+    before = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt", label=_("vor"))
+
+    class Meta:
+        model = Meeting
+        fields = ["network", "after", "before"]
+
+
+class MeetingTaskFilterSet(django_filters.FilterSet):
+    network = django_filters.UUIDFilter(field_name="meeting__network__uuid", label=_("Netzwerk (UUID)"))
+    meeting = django_filters.UUIDFilter(field_name="meeting__uuid", label=_("Sitzung (UUID)"))
+    responsible = django_filters.UUIDFilter(field_name="responsible__uuid", label=_("verantwortlich (Organisation, UUID)"))
+    done = django_filters.BooleanFilter(field_name="done_at", lookup_expr="isnull", exclude=True, label=_("erledigt"))
+    due_before = django_filters.DateFilter(field_name="due", lookup_expr="lte", label=_("fällig bis"))
+
+    class Meta:
+        model = MeetingTask
+        fields = ["network", "meeting", "responsible", "done", "due_before"]
+
+
+class NeedReportFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="filter_q", label=_("Suche"))
+    status = django_filters.MultipleChoiceFilter(choices=NeedStatus.choices, label=_("Status"))
+    region = SubtreeFilter(field_prefix="region__", label=_("im Raum (Schlüssel, mit Teilräumen)"))
+    field = django_filters.CharFilter(field_name="field__key", label=_("Handlungsfeld (Schlüssel)"))
+    reporter = django_filters.UUIDFilter(field_name="reporter__uuid", label=_("gemeldet von (Organisation, UUID)"))
+
+    class Meta:
+        model = NeedReport
+        fields = ["q", "status", "region", "field", "reporter"]
+
+    def filter_q(self, qs, name, value):
+        value = value.strip()
+        return qs.filter(Q(title__icontains=value) | Q(description__icontains=value)) if value else qs
+
+
+class PlanningProcessFilterSet(RegionSubtreeMixin, django_filters.FilterSet):
+    q = django_filters.CharFilter(method="filter_q", label=_("Suche (Titel)"))
+    phase = django_filters.MultipleChoiceFilter(choices=PlanningPhase.choices, label=_("Phase"))
+    region = django_filters.CharFilter(method="filter_region", label=_("Raum (Schlüssel, mit über- und untergeordneten)"))
+    field = django_filters.CharFilter(field_name="fields__key", distinct=True, label=_("Handlungsfeld (Schlüssel)"))
+    organization = django_filters.UUIDFilter(field_name="participants__organization__uuid", distinct=True,
+                                             label=_("beteiligte Organisation (UUID)"))
+
+    class Meta:
+        model = PlanningProcess
+        fields = ["q", "phase", "region", "field", "organization", "closed"]
+
+    def filter_q(self, qs, name, value):
+        value = value.strip()
+        return qs.filter(Q(title__icontains=value) | Q(mandate_goals__icontains=value)) if value else qs
+
+
+class ConflictCaseFilterSet(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=ConflictStatus.choices, label=_("Status"))
+    agreement = django_filters.UUIDFilter(field_name="agreement__uuid", label=_("Vereinbarung (UUID)"))
+    network = django_filters.UUIDFilter(field_name="network__uuid", label=_("Netzwerk (UUID)"))
+    overdue = django_filters.BooleanFilter(method="filter_overdue", label=_("Frist überschritten"))
+
+    class Meta:
+        model = ConflictCase
+        fields = ["status", "agreement", "network", "overdue"]
+
+    def filter_overdue(self, qs, name, value):
+        if value is None:
+            return qs
+        overdue = ConflictCase.objects.overdue().values("pk")
+        return qs.filter(pk__in=overdue) if value else qs.exclude(pk__in=overdue)

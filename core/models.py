@@ -309,3 +309,54 @@ class FieldOfAction(TimeStampedModel):
 
 def _like_prefix(prefix: str) -> str:
     return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+# --- Notifications (the in-app notification centre) ----------------------------------
+
+
+class NotificationQuerySet(ScopedQuerySet):
+    """Everyone sees and marks only their own notifications."""
+
+    def user_scope(self, user, action):
+        if action == Action.DELETE:
+            return self.none()
+        return self.filter(user=user)
+
+    def can_add(self, user):
+        return False  # written by the reminder job
+
+    def unread(self):
+        return self.filter(read_at__isnull=True)
+
+
+class Notification(models.Model):
+    """A message for one user (a reminder of something due). ``event_key``
+    names the due event (e.g. ``agreement-review:42:2026-12-01``): one
+    notification per user and event, so a job that runs twice sends nothing
+    twice. ``emailed_at`` records the e-mail sent for it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("für"), on_delete=models.CASCADE,
+                             related_name="notifications")
+    kind = models.CharField(_("Art"), max_length=40)
+    event_key = models.CharField(_("Anlass"), max_length=200)
+    title = models.CharField(_("Betreff"), max_length=300)
+    text = models.TextField(_("Text"), blank=True)
+    url = models.CharField(_("Link"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("erstellt am"), default=timezone.now)
+    read_at = models.DateTimeField(_("gelesen am"), null=True, blank=True)
+    emailed_at = models.DateTimeField(_("per E-Mail am"), null=True, blank=True)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("Benachrichtigung")
+        verbose_name_plural = _("Benachrichtigungen")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "event_key"], name="notification_once_per_event",
+                                    violation_error_message=_("Diese Benachrichtigung gibt es schon.")),
+        ]
+        indexes = [models.Index(fields=["user", "read_at"], name="notification_user_unread")]
+
+    def __str__(self):
+        return self.title

@@ -11,6 +11,8 @@ urlpatterns = [
     path("raeume/", include("regions.urls")),
     path("organisationen/", include("cooperation.urls")),
     path("angebotsfinder/", include("cooperation.urls_directory")),
+    path("kooperation/", include("cooperation.urls_cooperation")),
+    path("benachrichtigungen/", include("core.urls_notifications")),
     path("budgets/", include("budgets.urls")),
     path("api/hsds/", include("cooperation.hsds.urls")),
     # Namespaced so that API route names (region-list, …) never shadow the pages'.

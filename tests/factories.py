@@ -1,7 +1,10 @@
 """factory-boy factories for every model the tests create."""
 
+import datetime
+
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from core.access import Role
 from core.models import FieldOfAction, ImportRun
@@ -164,3 +167,140 @@ class ServiceFactory(factory.django.DjangoModelFactory):
     def locations(self, create, extracted, **kwargs):
         if create and extracted:
             self.locations.set(extracted)
+
+
+def _m2m(name):
+    """A post-generation hook setting the many-to-many ``name`` from a list."""
+
+    def hook(self, create, extracted, **kwargs):
+        if create and extracted:
+            getattr(self, name).set(extracted)
+
+    hook.__name__ = name
+    return factory.post_generation(hook)
+
+
+class AgreementFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "cooperation.Agreement"
+        skip_postgeneration_save = True
+
+    title = factory.Sequence(lambda n: f"Kooperationsvereinbarung {n}")
+    kind = "cooperation"
+    valid_from = factory.LazyFunction(lambda: datetime.date(2026, 1, 1))
+    regions = _m2m("regions")
+    fields = _m2m("fields")
+    services = _m2m("services")
+
+
+class AgreementPartyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "cooperation.AgreementParty"
+
+    agreement = factory.SubFactory(AgreementFactory)
+    organization = factory.SubFactory(OrganizationFactory)
+    role = "partner"
+
+
+class EscalationStepFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "cooperation.EscalationStep"
+
+    agreement = factory.SubFactory(AgreementFactory)
+    order = factory.Sequence(lambda n: n + 1)
+    handled_by = "Sozialraumteam"
+    days = 14
+
+
+class GoalFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "cooperation.Goal"
+
+    agreement = factory.SubFactory(AgreementFactory)
+    title = factory.Sequence(lambda n: f"Wirkungsziel {n}")
+    indicator = factory.SubFactory(IndicatorFactory)
+    region = factory.SubFactory(RegionFactory)
+    target_value = 10
+    target_date = factory.LazyFunction(lambda: datetime.date(2028, 12, 31))
+
+
+class NetworkFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "cooperation.Network"
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Sozialraumteam {n}")
+    kind = "social_space_team"
+    public = False
+    regions = _m2m("regions")
+    fields = _m2m("fields")
+
+
+class NetworkMemberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "cooperation.NetworkMember"
+
+    network = factory.SubFactory(NetworkFactory)
+    organization = factory.SubFactory(OrganizationFactory)
+    role = "member"
+
+
+class MeetingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "cooperation.Meeting"
+        skip_postgeneration_save = True
+
+    network = factory.SubFactory(NetworkFactory)
+    starts_at = factory.LazyFunction(timezone.now)
+    place = "Stadtteilzentrum"
+    attendees = _m2m("attendees")
+
+
+class MeetingTaskFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "cooperation.MeetingTask"
+
+    meeting = factory.SubFactory(MeetingFactory)
+    title = factory.Sequence(lambda n: f"Aufgabe {n}")
+    responsible = factory.SubFactory(OrganizationFactory)
+    due = factory.LazyFunction(lambda: datetime.date(2026, 12, 31))
+
+
+class NeedReportFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "cooperation.NeedReport"
+
+    reporter = factory.SubFactory(OrganizationFactory)
+    region = factory.SubFactory(RegionFactory)
+    field = factory.SubFactory(FieldOfActionFactory)
+    title = factory.Sequence(lambda n: f"Bedarf {n}")
+    description = "Wartelisten in der Erziehungsberatung seit Monaten."
+
+
+class PlanningProcessFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "cooperation.PlanningProcess"
+        skip_postgeneration_save = True
+
+    title = factory.Sequence(lambda n: f"Planung {n}")
+    mandate_goals = "Angebote für Jugendliche im Quartier abstimmen."
+    regions = _m2m("regions")
+    fields = _m2m("fields")
+
+
+class PlanningParticipantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "cooperation.PlanningParticipant"
+
+    process = factory.SubFactory(PlanningProcessFactory)
+    organization = factory.SubFactory(OrganizationFactory)
+
+
+class ConflictCaseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "cooperation.ConflictCase"
+
+    agreement = factory.SubFactory(AgreementFactory)
+    raised_by = factory.SubFactory(OrganizationFactory)
+    subject = factory.Sequence(lambda n: f"Konflikt {n}")
+    description = "Zuständigkeit für Hausbesuche ist strittig."

@@ -27,19 +27,16 @@ from core.audit import audited
 from core.models import FieldOfAction, TimeStampedModel
 from regions.models import Region
 
-from . import access
-from .choices import (
+from .. import access
+from ..choices import (
     Accessibility,
     AccessMode,
-    AgreementKind,
-    AgreementStatus,
     Cost,
     Language,
     LegalBasis,
     LegalForm,
     MembershipRole,
     OrganizationKind,
-    PartyRole,
     ServiceStatus,
     Setting,
     Umbrella,
@@ -479,119 +476,3 @@ class Service(TimeStampedModel):
             return False
         reference = self.last_confirmed_at or self.created_at
         return reference is not None and reference < confirmation_cutoff()
-
-
-# --- Agreements (Kooperations- und Leistungsvereinbarungen) ------------------------------------
-
-
-class AgreementQuerySet(ScopedQuerySet):
-    """Staff with a role read every agreement, planners change them; provider
-    staff see the agreements their organisation is a party to (and confirm
-    them for it, see services), nothing else."""
-
-    def user_scope(self, user, action):
-        if action == Action.VIEW and access.is_staff_reader(user) or access.is_planner(user):
-            return self
-        if action != Action.VIEW:
-            return self.none()
-        return self.filter(parties__organization_id__in=access.organization_ids(user)).distinct()
-
-    def can_add(self, user):
-        return access.is_planner(user)
-
-
-@audited()
-class Agreement(TimeStampedModel):
-    """A binding cooperation: parties with roles, regions, offerings covered,
-    validity, shared goals, a conflict procedure and a review interval. Its
-    status changes only through ``cooperation.agreements`` (transitions per
-    role; active only when every party confirmed and the start is reached)."""
-
-    uuid = models.UUIDField(_("UUID"), default=uuid.uuid4, unique=True, editable=False)
-    title = models.CharField(_("Titel"), max_length=200)
-    kind = models.CharField(_("Art"), max_length=20, choices=AgreementKind.choices, default=AgreementKind.COOPERATION)
-    status = models.CharField(_("Status"), max_length=12, choices=AgreementStatus.choices,
-                              default=AgreementStatus.DRAFT, editable=False)
-    regions = models.ManyToManyField(Region, verbose_name=_("Räume"), blank=True, related_name="agreements")
-    services = models.ManyToManyField(Service, verbose_name=_("erfasste Angebote"), blank=True,
-                                      related_name="agreements")
-    valid_from = models.DateField(_("gültig ab"))
-    valid_until = models.DateField(_("gültig bis"), null=True, blank=True)
-    goals = models.TextField(_("gemeinsame Ziele"), blank=True)
-    review_interval_months = models.PositiveSmallIntegerField(_("Überprüfung alle … Monate"), default=12)
-    next_review = models.DateField(_("nächste Überprüfung"), null=True, blank=True)
-
-    objects = AgreementQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-valid_from", "title"]
-        verbose_name = _("Vereinbarung")
-        verbose_name_plural = _("Vereinbarungen")
-        constraints = [
-            models.CheckConstraint(condition=Q(valid_until__isnull=True) | Q(valid_until__gte=models.F("valid_from")),
-                                   name="agreement_valid_range",
-                                   violation_error_message=_("„gültig bis“ liegt vor „gültig ab“.")),
-            models.CheckConstraint(condition=~Q(title=""), name="agreement_title_not_empty",
-                                   violation_error_message=_("Der Titel fehlt.")),
-        ]
-
-    def __str__(self):
-        return self.title
-
-
-@audited()
-class AgreementParty(models.Model):
-    """An organisation's part in an agreement: its role, what it is responsible
-    for, how it can be reached, and its confirmation (by a member of it)."""
-
-    agreement = models.ForeignKey(Agreement, verbose_name=_("Vereinbarung"), on_delete=models.CASCADE,
-                                  related_name="parties")
-    organization = models.ForeignKey(Organization, verbose_name=_("Organisation"), on_delete=models.PROTECT,
-                                     related_name="agreement_parties")
-    role = models.CharField(_("Rolle"), max_length=10, choices=PartyRole.choices, default=PartyRole.PARTNER)
-    responsibilities = models.TextField(_("Verantwortlich für"), blank=True)
-    contact = models.CharField(_("Erreichbarkeit: Kontaktweg"), max_length=200, blank=True,
-                               help_text=_("Funktionale Adresse, z. B. kooperation@traeger.example"))
-    availability = models.CharField(_("Erreichbarkeit: Zeiten"), max_length=200, blank=True)
-    confirmed_at = models.DateTimeField(_("bestätigt am"), null=True, blank=True, editable=False)
-    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("bestätigt von"), null=True,
-                                     blank=True, on_delete=models.SET_NULL, related_name="+", editable=False)
-
-    class Meta:
-        ordering = ["agreement", "role", "organization__name"]
-        verbose_name = _("Vertragspartei")
-        verbose_name_plural = _("Vertragsparteien")
-        constraints = [
-            models.UniqueConstraint(fields=["agreement", "organization"], name="agreement_party_once",
-                                    violation_error_message=_("Die Organisation ist schon Partei dieser Vereinbarung.")),
-        ]
-
-    def __str__(self):
-        return f"{self.organization} ({self.get_role_display()})"
-
-
-@audited()
-class EscalationStep(models.Model):
-    """One step of an agreement's conflict procedure: who deals with it, within
-    how many days, before the next step is reached."""
-
-    agreement = models.ForeignKey(Agreement, verbose_name=_("Vereinbarung"), on_delete=models.CASCADE,
-                                  related_name="escalation_steps")
-    order = models.PositiveSmallIntegerField(_("Stufe"))
-    handled_by = models.CharField(_("zuständig"), max_length=200,
-                                  help_text=_("z. B. Sozialraumteam, Fachdienstleitung, Lenkungsgruppe"))
-    days = models.PositiveSmallIntegerField(_("Frist (Tage)"))
-
-    class Meta:
-        ordering = ["agreement", "order"]
-        verbose_name = _("Eskalationsstufe")
-        verbose_name_plural = _("Eskalationsstufen")
-        constraints = [
-            models.UniqueConstraint(fields=["agreement", "order"], name="escalation_step_once",
-                                    violation_error_message=_("Diese Stufe gibt es schon.")),
-            models.CheckConstraint(condition=Q(days__gte=1), name="escalation_step_days_positive",
-                                   violation_error_message=_("Die Frist ist mindestens ein Tag.")),
-        ]
-
-    def __str__(self):
-        return f"{self.order}. {self.handled_by} ({self.days} d)"
