@@ -362,7 +362,7 @@ def allocate(part: Part, cache: dict | None = None) -> Result:
                 clamped[i], bounds[i] = int(lo[r] * 100) * q, "floor"
             if r in hi and clamped[i] > int(hi[r] * 100) * q:
                 clamped[i], bounds[i] = int(hi[r] * 100) * q, "cap"
-    cents = _round_to_cents(included, clamped, q, int(amount * 100))
+    cents = round_to_cents(included, clamped, q, int(amount * 100))
     detail = _Detail(
         labels=[t.label or t.kind for t in part.terms], base_cents=base_cents, lam=lam, q=q, denom=denom,
         numerators=numerators, multipliers=multipliers, values=values, linear=linear, clamped=clamped, cents=cents,
@@ -374,7 +374,7 @@ def allocate(part: Part, cache: dict | None = None) -> Result:
     return Result(amounts=amounts, excluded=excluded, lam=lam)
 
 
-def _round_to_cents(codes: list[str], exact: list[int], q: int, target: int) -> list[int]:
+def round_to_cents(codes: list[str], exact: list[int], q: int, target: int) -> list[int]:
     """``exact``: amounts in cents × q, in the order of ``codes`` (sorted).
     Floor each to the cent; hand out the leftover cents by largest remainder,
     ties by region code ascending."""

@@ -88,9 +88,9 @@ class ExpenditureListView(BudgetPageMixin, ScopedListView):
         return super().get(request, *args, **kwargs)
 
     def scoped_queryset(self, qs):
-        return qs.filter(budget=self.budget).select_related("region").only(
+        return qs.filter(budget=self.budget).select_related("region", "organization").only(
             "pk", "budget_id", "booking_date", "part", "category", "amount", "recipient", "text",
-            "region__code", "region__name",
+            "region__code", "region__name", "organization__name", "organization__uuid",
         ).order_by("-booking_date", "-pk")
 
     def get_filterset(self, queryset):

@@ -19,6 +19,8 @@ from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from cooperation.models import Organization
+
 from .choices import EXPENDITURE_CATEGORIES, MissingPolicy, Part, TermKind
 from .models import MONEY, Expenditure
 
@@ -189,7 +191,7 @@ class ExpenditureForm(forms.ModelForm):
 
     class Meta:
         model = Expenditure
-        fields = ["booking_date", "region", "part", "category", "amount", "recipient", "text"]
+        fields = ["booking_date", "region", "part", "category", "amount", "organization", "recipient", "text"]
         field_classes = {"region": RegionChoiceField}
         localized_fields = ["amount"]
         widgets = {
@@ -216,6 +218,9 @@ class ExpenditureForm(forms.ModelForm):
         region.queryset = budget.target_regions().order_by("code").only("pk", "code", "name")
         region.empty_label = _("– Raum wählen –")
         self.fields["part"].choices = [("", _("– Teil wählen –")), *Part.choices]
+        organization = self.fields["organization"]
+        organization.queryset = Organization.objects.order_by("name").only("pk", "name")
+        organization.empty_label = _("– kein erfasster Träger –")
         self.fields["booking_date"].help_text = gettext("Im Haushaltsjahr %(year)s.") % {"year": budget.fiscal_year}
 
     def category_suggestions(self, existing=()) -> list[str]:

@@ -8,6 +8,7 @@ importing the same file twice writes nothing the second time. Rows repeated
 within a file count as separate bookings (a re-import still finds them all).
 """
 
+import uuid
 from collections import Counter
 from datetime import date
 from decimal import Decimal
@@ -22,7 +23,7 @@ from regions.models import Region
 from .choices import Part
 from .models import MONEY, Budget, Expenditure
 
-COLUMNS = ("budget", "region_code", "part", "category", "booking_date", "amount", "text", "recipient")
+COLUMNS = ("budget", "region_code", "part", "category", "booking_date", "amount", "text", "recipient", "organization")
 REQUIRED = ("region_code", "part", "category", "booking_date", "amount")
 MAX_AMOUNT = Decimal(10) ** (MONEY["max_digits"] - MONEY["decimal_places"])
 
@@ -59,8 +60,10 @@ def parse_date(text: str) -> date:
 
 class ExpenditureImporter(ProfileImporter):
     """Expenditures, columns ``budget,region_code,part,category,booking_date,
-    amount,text,recipient`` (``budget`` may be given as option instead, ``text``
-    and ``recipient`` may be absent)."""
+    amount,text,recipient,organization`` (``budget`` may be given as option
+    instead; ``text``, ``recipient`` and ``organization`` — the provider whose
+    Trägerbudget the expenditure is booked to, by UUID or exact name — may be
+    absent)."""
 
     kind = "expenditures"
     label = "Ausgaben (Ist) eines Budgets (CSV/XLSX)"
@@ -164,9 +167,31 @@ class ExpenditureImporter(ProfileImporter):
                 limit = Expenditure._meta.get_field(col).max_length
                 if len(value) > limit:
                     self.errors.add(line, f"Text ist zu lang (höchstens {limit} Zeichen)", col)
+            org_text = _cell(cells, idx["organization"]) if idx["organization"] is not None else ""
+            organization_id = self._lookup_organization(line, org_text) if org_text else None
             if self.errors.total == before:
-                rows.append((line, budget.pk, region_id, part, category, booking_date, amount, text, recipient))
+                rows.append((line, budget.pk, region_id, part, category, booking_date, amount, text, recipient,
+                             organization_id))
         return rows
+
+    def _lookup_organization(self, line, text) -> int | None:
+        """A provider by UUID or exact name (case-insensitive), cached."""
+        from cooperation.models import Organization
+
+        cache = self.__dict__.setdefault("_org_cache", {})
+        key = text.strip().lower()
+        if key not in cache:
+            try:
+                matches = list(Organization.objects.filter(uuid=uuid.UUID(key)).values_list("pk", flat=True))
+            except ValueError:
+                matches = list(Organization.objects.filter(name__iexact=text.strip()).values_list("pk", flat=True)[:2])
+            cache[key] = matches
+        matches = cache[key]
+        if len(matches) != 1:
+            self.errors.add(line, f"Träger {text.strip()!r} " + ("ist nicht eindeutig (bitte die UUID angeben)"
+                                                                  if matches else "gibt es nicht"), "organization")
+            return None
+        return matches[0]
 
     def _parse(self, line, column, parse, text):
         if not text:
@@ -203,9 +228,9 @@ class ExpenditureImporter(ProfileImporter):
         """Create the rows whose natural key is not there yet (as many times as
         the file holds it more often than the database)."""
         keys = ("budget_id", "region_id", "part", "category", "booking_date", "amount", "text")
-        recipients: dict[tuple, list[str]] = {}  # natural key → recipients of the file's rows
+        recipients: dict[tuple, list[tuple]] = {}  # natural key → (recipient, provider) of the file's rows
         for row in rows:
-            recipients.setdefault(tuple(row[1:8]), []).append(row[8])
+            recipients.setdefault(tuple(row[1:8]), []).append((row[8], row[9]))
         existing = Counter()
         if rows:
             q = Q()
@@ -215,9 +240,9 @@ class ExpenditureImporter(ProfileImporter):
         new = []
         for key, names in recipients.items():
             missing = len(names) - existing[key]
-            for recipient in names[len(names) - missing:] if missing > 0 else []:
+            for recipient, organization_id in names[len(names) - missing:] if missing > 0 else []:
                 new.append(Expenditure(**dict(zip(keys, key, strict=True)), recipient=recipient,
-                                       created_by=self.user, updated_by=self.user))
+                                       organization_id=organization_id, created_by=self.user, updated_by=self.user))
         Expenditure.objects.bulk_create(new, batch_size=2000)
         return {
             "created": len(new), "unchanged": len(rows) - len(new), "total": len(rows),

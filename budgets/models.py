@@ -9,7 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from cooperation.access import organization_ids
+from cooperation.access import is_staff_reader, organization_ids
 from core.access import Action, Role, ScopedQuerySet, has_role
 from core.audit import audited
 from core.models import TimeStampedModel
@@ -352,18 +352,15 @@ class Adoption(models.Model):
 
 
 class ExpenditureQuerySet(ScopedQuerySet):
-    """Expenditures are seen with their budget and changed by planners who may
-    change the budget."""
+    """Expenditures are seen with their budget by staff with a role, and
+    changed by planners who may change the budget; provider staff see the
+    spending booked to their own organisations only."""
 
     def user_scope(self, user, action):
-        scoped = self.filter(budget__in=Budget.objects.for_user(user, action))
-        if action == Action.VIEW:
-            # providers see the spending of their Trägerbudget
-            orgs = organization_ids(user)
-            if orgs:
-                return self.filter(models.Q(budget__in=Budget.objects.for_user(user, action))
-                                   | models.Q(organization_id__in=orgs))
-        return scoped
+        if action == Action.VIEW and not is_staff_reader(user):
+            # provider staff see only the spending of their own Trägerbudget
+            return self.filter(organization_id__in=organization_ids(user))
+        return self.filter(budget__in=Budget.objects.for_user(user, action))
 
     def can_add(self, user):
         return has_role(user, Role.PLANNER)
@@ -467,15 +464,16 @@ class ProviderShare(TimeStampedModel):
 
 
 class ProviderAllocationQuerySet(ScopedQuerySet):
-    """Seen with the budget, and by the provider it goes to; written only by
+    """Seen with the budget by staff with a role, and by the provider it goes
+    to (provider staff see no other organisation's); written only by
     ``budgets.providers`` (no one changes them by hand)."""
 
     def user_scope(self, user, action):
         if action != Action.VIEW:
             return self.none()
-        orgs = organization_ids(user)
-        q = models.Q(budget__in=Budget.objects.for_user(user, action))
-        return self.filter(q | models.Q(organization_id__in=orgs) if orgs else q)
+        if not is_staff_reader(user):  # provider staff: their own organisations' rows
+            return self.filter(organization_id__in=organization_ids(user))
+        return self.filter(budget__in=Budget.objects.for_user(user, action))
 
 
 class ProviderAllocation(models.Model):

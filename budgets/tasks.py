@@ -24,3 +24,18 @@ def recompute_budget(self, budget_id: int, trigger: str, user_id: int | None = N
         if last_attempt:
             raise
         raise self.retry(exc=exc, countdown=min(60, 2 ** (self.request.retries + 1))) from exc
+
+
+@shared_task(bind=True, acks_late=True, name="budgets.recompute_providers", max_retries=MAX_RETRIES)
+def recompute_providers(self, budget_id: int) -> dict:
+    """Recompute a budget's Trägerbudgets (idempotent; a re-delivered message
+    after a worker died recomputes the same rows). Transient database errors
+    are retried with backoff."""
+    from .providers import recompute
+
+    try:
+        return recompute(budget_id)
+    except (OperationalError, InterfaceError) as exc:
+        if self.request.retries >= MAX_RETRIES:
+            raise
+        raise self.retry(exc=exc, countdown=min(60, 2 ** (self.request.retries + 1))) from exc

@@ -1,10 +1,16 @@
 from django.urls import path
 
-from . import comparison_views, expenditure_views, views
+from . import comparison_views, expenditure_views, provider_views, views
 
 urlpatterns = [
     path("", views.BudgetListView.as_view(), name="budget-list"),
+    path("traegerbudget/", provider_views.MyProviderBudgetView.as_view(), name="my-provider-budget"),
     path("<int:pk>/", views.BudgetDetailView.as_view(), name="budget-detail"),
+    path("<int:pk>/traegerbudgets/", provider_views.BudgetProvidersView.as_view(), name="budget-providers"),
+    path("<int:pk>/traegerbudgets/anteile/", provider_views.ProviderShareCreateView.as_view(),
+         name="budget-provider-share-create"),
+    path("<int:pk>/traegerbudgets/anteile/<int:share_pk>/loeschen/", provider_views.ProviderShareDeleteView.as_view(),
+         name="budget-provider-share-delete"),
     path("<int:pk>/wie-wird-gerechnet/", views.BudgetExplanationView.as_view(), name="budget-explanation"),
     path("<int:pk>/neu-berechnen/", views.BudgetRecomputeView.as_view(), name="budget-recompute"),
     path("<int:pk>/berechnungen/stand/", views.BudgetRunStatusView.as_view(), name="budget-run-status"),

@@ -24,6 +24,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 
+from cooperation.access import is_staff_reader
 from core.access import Action
 from core.views import ScopedDetailView, ScopedListView, history_rows
 from regions.models import Indicator
@@ -213,6 +214,7 @@ class BudgetDetailView(ScopedDetailView):
             runs=runs,
             runs_limited=len(runs) == RUN_HISTORY_LIMIT,
             can_change=Budget.objects.for_user(user, Action.CHANGE).filter(pk=budget.pk).exists(),
+            is_staff_reader=is_staff_reader(user),
             history=history_rows(budget),
         )
         return context

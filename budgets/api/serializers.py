@@ -5,6 +5,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
+from cooperation.models import Organization
 from core.access import Action
 from core.models import FieldOfAction
 from regions.models import Indicator, Region, RegionLevel
@@ -184,11 +185,14 @@ class ExpenditureSerializer(serializers.ModelSerializer):
     target regions; the budget must be one the user may change."""
 
     region = serializers.SlugRelatedField(slug_field="code", queryset=Region.objects.all())
+    organization = serializers.SlugRelatedField(
+        slug_field="uuid", queryset=Organization.objects.all(), required=False, allow_null=True,
+        help_text=_("Der Träger (UUID), dessen Trägerbudget die Ausgabe belastet."))
 
     class Meta:
         model = Expenditure
         fields = ["id", "budget", "region", "part", "category", "booking_date", "amount", "text", "recipient",
-                  "created_at", "updated_at"]
+                  "organization", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
 
     def validate_budget(self, budget):
