@@ -197,3 +197,48 @@ class TestSearchOnTheDemo:
         assert near and near[0].distance < 0.01  # an offering at that very location comes first
         assert all(a.distance <= b.distance for a, b in zip(near, near[1:], strict=False))
 
+
+
+class TestDemoAgreements:
+    """``sozialraum.demo_agreements``: agreements with shares, networks,
+    meetings, needs, planning and conflicts — and the Trägerbudgets they give."""
+
+    def test_everything_is_there_and_consistent(self, demo):
+        from budgets.models import Allocation, Budget, ProviderAllocation
+        from cooperation.choices import AgreementStatus
+        from cooperation.models import Agreement, ConflictCase, Meeting, NeedReport, Network, PlanningProcess
+
+        assert "Demo-Kooperation (fiktiv)" in demo
+        assert Agreement.objects.filter(status=AgreementStatus.ACTIVE).count() >= 10
+        assert Network.objects.count() >= 24 and Meeting.objects.count() >= 48
+        assert NeedReport.objects.values("status").distinct().count() == 4
+        assert PlanningProcess.objects.count() == 2 and ConflictCase.objects.count() == 2
+        # case conferences keep counts only
+        assert Meeting.objects.filter(network__kind="case_conference", cases_discussed__gt=0).exists()
+        budget = Budget.objects.get(name="Sozialraumbudget Jugendhilfe (Demo)")
+        run = budget.adopted_run
+        rows = ProviderAllocation.objects.filter(budget=budget)
+        assert rows.filter(organization__isnull=False).count() >= 30
+        for allocation in Allocation.objects.filter(run=run):
+            passed = sum(r.amount for r in rows.filter(region=allocation.region, part=allocation.part))
+            assert passed in (0, allocation.amount)  # covered regions add up to the cent
+        assert sum(r.amount for r in rows) > 0
+
+    def test_the_demo_provider_has_something_to_confirm(self, demo):
+        from django.contrib.auth import get_user_model
+
+        from cooperation.models import Agreement, AgreementParty
+
+        user = get_user_model().objects.get(username="traeger-a")
+        mine = Agreement.objects.for_user(user)
+        assert mine.filter(status="negotiation").exists() and mine.filter(status="active").exists()
+        assert AgreementParty.objects.filter(agreement__status="negotiation", confirmed_at=None,
+                                             organization__memberships__user=user).exists()
+
+    def test_second_run_creates_nothing(self, demo):
+        from cooperation.models import Agreement, Network
+        from sozialraum import demo_agreements
+
+        before = (Agreement.objects.count(), Network.objects.count())
+        assert demo_agreements.load() == {"agreements": 0}
+        assert (Agreement.objects.count(), Network.objects.count()) == before

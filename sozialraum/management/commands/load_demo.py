@@ -23,7 +23,7 @@ from core.imports.base import import_now
 from core.models import FieldOfAction
 from regions.models import Indicator, Region, RegionLevel, RoleAssignment
 from regions.services import upsert_indicators
-from sozialraum import demo_cooperation
+from sozialraum import demo_agreements, demo_cooperation
 
 DATA = Path(__file__).resolve().parents[2] / "demo_data" / "berlin"
 CATALOGUE = Path(__file__).resolve().parents[3] / "regions" / "catalogues" / "berlin.json"
@@ -83,6 +83,7 @@ class Command(BaseCommand):
                              stdout=self.stdout)
             self._budget()
             demo_cooperation.load(self.stdout)  # fictional providers and offerings
+            demo_agreements.load(self.stdout)  # fictional agreements, networks, needs, planning, conflicts
             if not opts["no_users"]:
                 self._users()
 
