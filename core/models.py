@@ -315,7 +315,12 @@ def _like_prefix(prefix: str) -> str:
 
 
 class NotificationQuerySet(ScopedQuerySet):
-    """Everyone sees and marks only their own notifications."""
+    """Everyone sees and marks only their own notifications (superusers too)."""
+
+    def for_user(self, user, action: str = Action.VIEW):
+        if user is not None and user.is_authenticated and user.is_active and user.is_superuser:
+            return self.user_scope(user, action)
+        return super().for_user(user, action)
 
     def user_scope(self, user, action):
         if action == Action.DELETE:

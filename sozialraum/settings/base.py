@@ -6,6 +6,7 @@ Every variable read here is documented in the README ("Environment variables").
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -139,6 +140,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TIMEZONE = "Europe/Berlin"
+# Periodic tasks, run by the single `beat` service (never scale it: every task would run twice).
+CELERY_BEAT_SCHEDULE = {
+    "daily-reminders": {
+        "task": "cooperation.send_reminders",
+        "schedule": crontab(hour=6, minute=0),  # 06:00 in CELERY_TIMEZONE (Europe/Berlin)
+    },
+}
 
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
@@ -218,6 +226,23 @@ SOZIALRAUM_DEMO_MODE = env.bool("SOZIALRAUM_DEMO_MODE", default=False)
 DIRECTORY_PUBLIC = env.bool("DIRECTORY_PUBLIC", default=SOZIALRAUM_DEMO_MODE)
 # Offerings not confirmed as current for this many months are flagged to their provider and planners.
 SERVICE_CONFIRMATION_MONTHS = env.int("SERVICE_CONFIRMATION_MONTHS", default=12)
+AGREEMENT_DOCUMENT_MAX_MB = env.int("AGREEMENT_DOCUMENT_MAX_MB", default=10)  # largest agreement document
+
+# --- Reminders and e-mail -------------------------------------------------------
+# EMAIL_URL: how e-mail leaves the system, e.g. smtp://localhost:25, smtp+tls://user:password@mail.example.org:587
+# or smtp+ssl://…:465 (URL-encode special characters of the password); the default consolemail:// only prints
+# e-mails to the console (development). Sets EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, ….
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+globals().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Sozialraum <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_TIMEOUT = 30
+# The daily reminder job (cooperation.send_reminders, 06:00): how far ahead it reminds.
+REMINDER_REVIEW_DAYS = env.int("REMINDER_REVIEW_DAYS", default=30)  # agreement reviews due within … days
+REMINDER_AGREEMENT_END_DAYS = env.int("REMINDER_AGREEMENT_END_DAYS", default=30)  # agreements ending within … days
+REMINDER_NEED_REPORT_DAYS = env.int("REMINDER_NEED_REPORT_DAYS", default=14)  # need reports untriaged for … days
+# Links in reminder e-mails are made absolute with this address (no trailing slash).
+REMINDER_BASE_URL = env.str("REMINDER_BASE_URL", default="http://localhost:8000")
 
 LOGGING = {
     "version": 1,

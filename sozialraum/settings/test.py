@@ -12,3 +12,5 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 MEDIA_ROOT = env.path("DJANGO_MEDIA_ROOT", default="/tmp/sozialraum-test-media")
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+REMINDER_BASE_URL = "https://sozialraum.example.org"

@@ -348,7 +348,7 @@ class TestWhatIf:
         data = variant_data(budget, [term("indicator", "0,5", need.indicator_id), term("equal", "0,5")],
                             total_forms=2)
         client.post(f"/budgets/{budget.pk}/was-waere-wenn/", data)
-        with django_assert_max_num_queries(15):
+        with django_assert_max_num_queries(16):
             response = client.post(f"/budgets/{budget.pk}/was-waere-wenn/", data)
         assert 'id="what-if-table"' in response.content.decode()
         with django_assert_max_num_queries(10):

@@ -341,7 +341,7 @@ class TestExplanation:
     def test_query_count(self, big_budget, planner, django_assert_max_num_queries):
         client = client_for(planner)
         client.get(f"/budgets/{big_budget.pk}/wie-wird-gerechnet/")
-        with django_assert_max_num_queries(8):
+        with django_assert_max_num_queries(9):
             assert client.get(f"/budgets/{big_budget.pk}/wie-wird-gerechnet/").status_code == 200
 
 

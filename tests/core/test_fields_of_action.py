@@ -491,8 +491,8 @@ class TestPages:
     @pytest.mark.parametrize("query", ["", "?ancestor=kjh&active=true&q=e"])
     def test_list_page_queries_pinned(self, client, viewer, query, django_assert_max_num_queries):
         client.force_login(viewer)
-        # session, user, role scopes (navigation), filter choices, count, rows
-        with django_assert_max_num_queries(6):
+        # session, user, role scopes (navigation), unread notifications, filter choices, count, rows
+        with django_assert_max_num_queries(7):
             assert client.get(f"{LIST}{query}").status_code == 200
 
     def test_detail_page_queries_pinned(self, client, planner, django_assert_max_num_queries):
@@ -502,7 +502,7 @@ class TestPages:
         field.stamp(planner)
         field.save()
         # session, user, object, ancestors, sub-fields, role scopes (may change), history (events, users)
-        with django_assert_max_num_queries(9):
+        with django_assert_max_num_queries(10):
             assert client.get(f"{LIST}kjh-hze/").status_code == 200
 
     def test_unknown_key_is_404(self, client, viewer):
