@@ -71,15 +71,21 @@ def transition(agreement: Agreement, to: str, user) -> Agreement:
     if to == S.ACTIVE and not all_confirmed(agreement):
         raise TransitionError(_("Aktiv wird eine Vereinbarung erst, wenn alle Parteien bestätigt haben."))
     if to in (S.DRAFT, S.NEGOTIATION):
-        # a changed draft must be confirmed again
-        AgreementParty.objects.filter(agreement=agreement).exclude(confirmed_at=None).update(
-            confirmed_at=None, confirmed_by=None)
+        withdraw_confirmations(agreement)  # a changed draft must be confirmed again
     agreement.status = to
     agreement.stamp(user)
     agreement.save(update_fields=["status", "updated_at", "updated_by"])
     if to == S.NEGOTIATION:
         activate_if_ready(agreement)
     return agreement
+
+
+def withdraw_confirmations(agreement: Agreement) -> int:
+    """Every party's confirmation is withdrawn (the agreement changed while
+    being negotiated, so it must be confirmed again). Returns how many were;
+    the withdrawal is in the parties' audit history."""
+    return AgreementParty.objects.filter(agreement=agreement).exclude(confirmed_at=None).update(
+        confirmed_at=None, confirmed_by=None)
 
 
 def all_confirmed(agreement: Agreement) -> bool:

@@ -60,6 +60,8 @@ class Agreement(TimeStampedModel):
     status changes only through ``cooperation.agreements`` (transitions per
     role; active only when every party confirmed and the start is reached)."""
 
+    history_workflow_fields = ("status",)
+
     uuid = models.UUIDField(_("UUID"), default=uuid.uuid4, unique=True, editable=False)
     title = models.CharField(_("Titel"), max_length=200)
     kind = models.CharField(_("Art"), max_length=20, choices=AgreementKind.choices, default=AgreementKind.COOPERATION)
@@ -127,6 +129,8 @@ class AgreementParty(models.Model):
     """An organisation's part in an agreement: its role, what it is responsible
     for, how it can be reached, its share of the Trägerbudget, and its
     confirmation (by a member of it)."""
+
+    history_workflow_fields = ("confirmed_at", "confirmed_by")
 
     agreement = models.ForeignKey(Agreement, verbose_name=_("Vereinbarung"), on_delete=models.CASCADE,
                                   related_name="parties")
@@ -224,6 +228,7 @@ def document_path(instance, filename):
     return f"agreements/{instance.agreement.uuid}/{uuid.uuid4().hex}/{filename}"
 
 
+@audited()
 class AgreementDocument(TimeStampedModel):
     """A file belonging to an agreement (contract, annex, minutes). Stored
     outside any public path and served only to who may see the agreement; type
