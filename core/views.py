@@ -114,8 +114,14 @@ def _history_field(model, name: str):
 
 def _shown(field) -> bool:
     # Non-editable fields are derived (paths, bounding boxes, centroids): the
-    # change of their source is shown instead.
-    return field is None or (field.name not in HIDDEN_HISTORY_FIELDS and field.editable)
+    # change of their source is shown instead — except the workflow fields a
+    # model names in ``history_workflow_fields`` (status, phase, confirmation:
+    # not editable in forms, yet their changes are what the history is for).
+    if field is None:
+        return True
+    if field.name in getattr(field.model, "history_workflow_fields", ()):
+        return True
+    return field.name not in HIDDEN_HISTORY_FIELDS and field.editable
 
 
 def _display_value(field, value, related: dict):

@@ -52,6 +52,8 @@ class NeedReport(TimeStampedModel):
     """A need an organisation sees in a region and field, with its evidence.
     Aggregate observations only — no personal data of clients."""
 
+    history_workflow_fields = ("status", "decline_reason", "triaged_by")
+
     uuid = models.UUIDField(_("UUID"), default=uuid.uuid4, unique=True, editable=False)
     reporter = models.ForeignKey(Organization, verbose_name=_("gemeldet von"), on_delete=models.PROTECT,
                                  related_name="need_reports")
@@ -113,6 +115,8 @@ class PlanningQuerySet(ScopedQuerySet):
 class PlanningProcess(TimeStampedModel):
     """Cooperative social planning: the municipality plans with the providers,
     who bring in their knowledge of the space."""
+
+    history_workflow_fields = ("phase", "closed")
 
     uuid = models.UUIDField(_("UUID"), default=uuid.uuid4, unique=True, editable=False)
     title = models.CharField(_("Titel"), max_length=200)
@@ -281,6 +285,8 @@ class ConflictCase(TimeStampedModel):
     """A conflict a party raises under an agreement or in a network. It moves
     through the escalation steps (each with a deadline) until it is resolved or
     mediated; the outcome is recorded (``cooperation.conflicts``)."""
+
+    history_workflow_fields = ("status", "step", "step_due", "outcome")
 
     uuid = models.UUIDField(_("UUID"), default=uuid.uuid4, unique=True, editable=False)
     agreement = models.ForeignKey(Agreement, verbose_name=_("Vereinbarung"), null=True, blank=True,
