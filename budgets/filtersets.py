@@ -5,8 +5,8 @@ from rest_framework.exceptions import ValidationError
 
 from regions.filtersets import SubtreeFilter
 
-from .choices import Part
-from .models import AllocationRule, Budget, Expenditure
+from .choices import Part, ShareSource
+from .models import AllocationRule, Budget, Expenditure, ProviderAllocation, ProviderShare
 
 
 class BudgetFilterSet(django_filters.FilterSet):
@@ -48,3 +48,22 @@ class ExpenditureFilterSet(django_filters.FilterSet):
         if not (year.isdigit() and month.isdigit() and 1 <= int(month) <= 12):
             raise ValidationError({"month": [gettext("Monat im Format JJJJ-MM angeben, z. B. 2027-03.")]})
         return qs.filter(booking_date__year=int(year), booking_date__month=int(month))
+
+
+class ProviderShareFilterSet(django_filters.FilterSet):
+    budget = django_filters.NumberFilter(field_name="budget_id", label=_("Budget (Nummer)"))
+    region = SubtreeFilter(field_prefix="region__", label=_("im Raum (Schlüssel, mit Teilräumen)"))
+    part = django_filters.MultipleChoiceFilter(choices=Part.choices, label=_("Teil"))
+    organization = django_filters.UUIDFilter(field_name="organization__uuid", label=_("Träger (UUID)"))
+
+    class Meta:
+        model = ProviderShare
+        fields = ["budget", "region", "part", "organization"]
+
+
+class ProviderAllocationFilterSet(ProviderShareFilterSet):
+    source = django_filters.MultipleChoiceFilter(choices=ShareSource.choices, label=_("Grundlage"))
+
+    class Meta:
+        model = ProviderAllocation
+        fields = ["budget", "region", "part", "organization", "source"]

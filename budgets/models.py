@@ -422,10 +422,13 @@ PERCENT = {"max_digits": 7, "decimal_places": 4}
 
 
 class ShareQuerySet(ScopedQuerySet):
-    """The explicit share table is seen with its budget and changed by planners
-    who may change the budget."""
+    """The explicit share table is seen with its budget by staff with a role
+    and changed by planners who may change the budget; provider staff see
+    only their own organisations' shares."""
 
     def user_scope(self, user, action):
+        if action == Action.VIEW and not is_staff_reader(user):
+            return self.filter(organization_id__in=organization_ids(user))
         return self.filter(budget__in=Budget.objects.for_user(user, action))
 
     def can_add(self, user):

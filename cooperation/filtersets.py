@@ -19,13 +19,17 @@ from .choices import (
     AgreementKind,
     AgreementStatus,
     ConflictStatus,
+    DecisionKind,
     NeedStatus,
     NetworkKind,
+    NetworkRole,
     OrganizationKind,
     PartyRole,
     PlanningPhase,
+    PlanningRole,
     ServiceStatus,
     Setting,
+    SwotQuadrant,
     Umbrella,
     WorkMode,
 )
@@ -34,6 +38,7 @@ from .models import (
     AgreementDocument,
     AgreementParty,
     ConflictCase,
+    EscalationStep,
     Goal,
     Location,
     Meeting,
@@ -43,8 +48,11 @@ from .models import (
     Network,
     NetworkMember,
     Organization,
+    PlanningDecision,
+    PlanningParticipant,
     PlanningProcess,
     Service,
+    SwotEntry,
     TargetGroup,
 )
 
@@ -430,3 +438,57 @@ class ConflictCaseFilterSet(django_filters.FilterSet):
             return qs
         overdue = ConflictCase.objects.overdue().values("pk")
         return qs.filter(pk__in=overdue) if value else qs.exclude(pk__in=overdue)
+
+
+class EscalationStepFilterSet(django_filters.FilterSet):
+    agreement = django_filters.UUIDFilter(field_name="agreement__uuid", label=_("Vereinbarung (UUID)"))
+    network = django_filters.UUIDFilter(field_name="network__uuid", label=_("Netzwerk (UUID)"))
+
+    class Meta:
+        model = EscalationStep
+        fields = ["agreement", "network"]
+
+
+class NetworkMemberFilterSet(django_filters.FilterSet):
+    network = django_filters.UUIDFilter(field_name="network__uuid", label=_("Netzwerk (UUID)"))
+    organization = django_filters.UUIDFilter(field_name="organization__uuid",
+                                             label=_("Organisation (UUID)"))
+    role = django_filters.MultipleChoiceFilter(choices=NetworkRole.choices, label=_("Rolle"))
+
+    class Meta:
+        model = NetworkMember
+        fields = ["network", "organization", "role"]
+
+
+class PlanningParticipantFilterSet(django_filters.FilterSet):
+    process = django_filters.UUIDFilter(field_name="process__uuid", label=_("Planungsprozess (UUID)"))
+    organization = django_filters.UUIDFilter(field_name="organization__uuid",
+                                             label=_("Organisation (UUID)"))
+    role = django_filters.MultipleChoiceFilter(choices=PlanningRole.choices, label=_("Rolle"))
+
+    class Meta:
+        model = PlanningParticipant
+        fields = ["process", "organization", "role"]
+
+
+class SwotEntryFilterSet(django_filters.FilterSet):
+    process = django_filters.UUIDFilter(field_name="process__uuid", label=_("Planungsprozess (UUID)"))
+    organization = django_filters.UUIDFilter(field_name="organization__uuid",
+                                             label=_("eingebracht von (Organisation, UUID)"))
+    quadrant = django_filters.MultipleChoiceFilter(choices=SwotQuadrant.choices, label=_("Feld"))
+
+    class Meta:
+        model = SwotEntry
+        fields = ["process", "organization", "quadrant"]
+
+
+class PlanningDecisionFilterSet(django_filters.FilterSet):
+    process = django_filters.UUIDFilter(field_name="process__uuid", label=_("Planungsprozess (UUID)"))
+    kind = django_filters.MultipleChoiceFilter(choices=DecisionKind.choices, label=_("Art"))
+    agreement = django_filters.UUIDFilter(field_name="agreement__uuid", label=_("Vereinbarung (UUID)"))
+    responsible = django_filters.UUIDFilter(field_name="responsible__uuid",
+                                            label=_("verantwortlich (Organisation, UUID)"))
+
+    class Meta:
+        model = PlanningDecision
+        fields = ["process", "kind", "agreement", "responsible"]

@@ -4,7 +4,7 @@ import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .models import FieldOfAction
+from .models import FieldOfAction, Notification
 
 
 class FieldOfActionFilterSet(django_filters.FilterSet):
@@ -35,3 +35,12 @@ class FieldOfActionFilterSet(django_filters.FilterSet):
         resolved in the same query."""
         value = value.strip()
         return qs.subtree(value) if value else qs
+
+
+class NotificationFilterSet(django_filters.FilterSet):
+    unread = django_filters.BooleanFilter(field_name="read_at", lookup_expr="isnull", label=_("ungelesen"))
+    kind = django_filters.CharFilter(field_name="kind", label=_("Art"))
+
+    class Meta:
+        model = Notification
+        fields = ["unread", "kind"]

@@ -2,12 +2,30 @@
 
 from rest_framework.routers import DefaultRouter
 
+from budgets.api.providers import ProviderAllocationViewSet, ProviderShareViewSet
 from budgets.api.views import (
     AllocationRuleViewSet,
     AllocationRunViewSet,
     BudgetUtilisationViewSet,
     BudgetViewSet,
     ExpenditureViewSet,
+)
+from cooperation.api.cooperation_views import (
+    AgreementDocumentViewSet,
+    AgreementPartyViewSet,
+    AgreementViewSet,
+    ConflictCaseViewSet,
+    EscalationStepViewSet,
+    GoalViewSet,
+    MeetingTaskViewSet,
+    MeetingViewSet,
+    NeedReportViewSet,
+    NetworkMemberViewSet,
+    NetworkViewSet,
+    PlanningDecisionViewSet,
+    PlanningParticipantViewSet,
+    PlanningProcessViewSet,
+    SwotEntryViewSet,
 )
 from cooperation.api.views import (
     LocationViewSet,
@@ -18,6 +36,7 @@ from cooperation.api.views import (
 )
 from core.api.fields_of_action import FieldOfActionViewSet
 from core.api.imports import ImportRunViewSet
+from core.api.notifications import NotificationViewSet
 from regions.api.views import (
     CompositeIndexViewSet,
     IndicatorValueViewSet,
@@ -45,3 +64,21 @@ router.register("budgets", BudgetViewSet, basename="budget")
 router.register("allocation-rules", AllocationRuleViewSet, basename="allocation-rule")
 router.register("allocation-runs", AllocationRunViewSet, basename="allocation-run")
 router.register("expenditures", ExpenditureViewSet, basename="expenditure")
+router.register("agreements", AgreementViewSet, basename="agreement")
+router.register("agreement-parties", AgreementPartyViewSet, basename="agreement-party")
+router.register("escalation-steps", EscalationStepViewSet, basename="escalation-step")
+router.register("agreement-documents", AgreementDocumentViewSet, basename="agreement-document")
+router.register("goals", GoalViewSet, basename="goal")
+router.register("networks", NetworkViewSet, basename="network")
+router.register("network-members", NetworkMemberViewSet, basename="network-member")
+router.register("meetings", MeetingViewSet, basename="meeting")
+router.register("meeting-tasks", MeetingTaskViewSet, basename="meeting-task")
+router.register("need-reports", NeedReportViewSet, basename="need-report")
+router.register("planning-processes", PlanningProcessViewSet, basename="planning-process")
+router.register("planning-participants", PlanningParticipantViewSet, basename="planning-participant")
+router.register("swot-entries", SwotEntryViewSet, basename="swot-entry")
+router.register("planning-decisions", PlanningDecisionViewSet, basename="planning-decision")
+router.register("conflict-cases", ConflictCaseViewSet, basename="conflict-case")
+router.register("provider-shares", ProviderShareViewSet, basename="provider-share")
+router.register("provider-allocations", ProviderAllocationViewSet, basename="provider-allocation")
+router.register("notifications", NotificationViewSet, basename="notification")

@@ -6,7 +6,6 @@ change). Providers see the allocations of their own organisations
 (``ProviderAllocation.objects.for_user``). Both lists export as CSV/XLSX.
 """
 
-import django_filters
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from rest_framework import serializers
@@ -16,32 +15,12 @@ from cooperation.models import Organization
 from core.access import Action
 from core.api.renderers import ExportViewSetMixin
 from core.api.views import ScopedModelViewSet, ScopedReadOnlyViewSet
-from regions.filtersets import SubtreeFilter
 from regions.models import Region
 
-from ..choices import Part, ShareSource
+from ..filtersets import ProviderAllocationFilterSet, ProviderShareFilterSet
 from ..models import Budget, ProviderAllocation, ProviderShare
 
 # --- FilterSets (not in budgets/filtersets.py yet) -------------------------------------------
-
-
-class ProviderShareFilterSet(django_filters.FilterSet):
-    budget = django_filters.NumberFilter(field_name="budget_id", label=gettext_lazy("Budget (Nummer)"))
-    region = SubtreeFilter(field_prefix="region__", label=gettext_lazy("im Raum (Schlüssel, mit Teilräumen)"))
-    part = django_filters.MultipleChoiceFilter(choices=Part.choices, label=gettext_lazy("Teil"))
-    organization = django_filters.UUIDFilter(field_name="organization__uuid", label=gettext_lazy("Träger (UUID)"))
-
-    class Meta:
-        model = ProviderShare
-        fields = ["budget", "region", "part", "organization"]
-
-
-class ProviderAllocationFilterSet(ProviderShareFilterSet):
-    source = django_filters.MultipleChoiceFilter(choices=ShareSource.choices, label=gettext_lazy("Grundlage"))
-
-    class Meta:
-        model = ProviderAllocation
-        fields = ["budget", "region", "part", "organization", "source"]
 
 
 # --- serializers ---------------------------------------------------------------------------------

@@ -215,6 +215,16 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Choice sets that share a field name get stable enum names in the schema.
     "ENUM_NAME_OVERRIDES": {
+        "AgreementKindEnum": "cooperation.choices.AgreementKind",
+        "AgreementStatusEnum": "cooperation.choices.AgreementStatus",
+        "NeedStatusEnum": "cooperation.choices.NeedStatus",
+        "PlanningPhaseEnum": "cooperation.choices.PlanningPhase",
+        "WorkModeEnum": "cooperation.choices.WorkMode",
+        "NetworkKindEnum": "cooperation.choices.NetworkKind",
+        "DocumentKindEnum": "cooperation.choices.DocumentKind",
+        "DecisionKindEnum": "cooperation.choices.DecisionKind",
+        "ConflictStatusEnum": "cooperation.choices.ConflictStatus",
+        "GoalStatusEnum": "cooperation.choices.GoalStatus",
         "BudgetPartEnum": "budgets.choices.Part",
         "RulePartEnum": "budgets.choices.RulePart",
     },
