@@ -45,7 +45,7 @@ organisation above it (a Träger's staff keep its branches current, see
 ``cooperation.access``).
 
 Texts are German (the job runs in the default language); links are the
-objects' page paths (``object_path``), made absolute in e-mails.
+objects' pages (``object_path``), made absolute in e-mails.
 """
 
 import datetime
@@ -56,7 +56,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -83,25 +83,22 @@ KINDS = (AGREEMENT_REVIEW, AGREEMENT_ENDING, SERVICES_UNCONFIRMED, MEETING_TASK_
 
 #: The pages the reminders link to. Literal paths while some pages do not exist
 #: yet; switch an entry to ``reverse(...)`` here once its URL name exists.
-OBJECT_PATHS = {
-    "agreement": "/kooperation/vereinbarungen/{uuid}/",
-    "network": "/kooperation/netzwerke/{uuid}/",
-    "needreport": "/kooperation/bedarfsmeldungen/{uuid}/",
-    "conflictcase": "/kooperation/konflikte/{uuid}/",
-    "service": "/organisationen/angebote/{uuid}/",
+OBJECT_PAGES = {
+    "agreement": "agreement-detail",
+    "network": "network-detail",
+    "needreport": "needreport-detail",
+    "conflictcase": "conflict-detail",
+    "service": "service-detail",
 }
 
 
 def object_path(obj) -> str:
     """The page of ``obj`` (an agreement, network, need report, conflict case or offering)."""
-    return OBJECT_PATHS[obj._meta.model_name].format(uuid=obj.uuid)
+    return reverse(OBJECT_PAGES[obj._meta.model_name], kwargs={"uuid": obj.uuid})
 
 
 def unconfirmed_services_path() -> str:
-    try:
-        return reverse("services-unconfirmed")
-    except NoReverseMatch:  # pragma: no cover - the page exists; kept in case it moves
-        return "/organisationen/angebote/zu-bestaetigen/"
+    return reverse("services-unconfirmed")
 
 
 def _date(value: datetime.date) -> str:

@@ -95,6 +95,7 @@ class TestBudgetProvidersPage:
 class TestMyProviderBudget:
     def test_provider_sees_own_budget_and_spending(self, setup, provider_editor_a, org_a):
         html = client_for(provider_editor_a).get(reverse("my-provider-budget")).content.decode()
+        assert '<a href="/budgets/traegerbudget/" aria-current="page">Mein Trägerbudget</a>' in html  # in the navigation
         assert "Jugendhilfe 2027" in html and "70,00\u00a0€" in html and "12,34\u00a0€" in html
         assert "200,00\u00a0€" in html  # the total over P11 and P12
 

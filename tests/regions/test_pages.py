@@ -135,17 +135,19 @@ class TestNavigation:
         client.logout()
         assert 'href="/importe/"' not in login(client, viewer).get("/raeume/").content.decode()
 
-    def test_landmarks_skip_link_and_planned_areas(self, client, viewer, tree):
+    def test_landmarks_skip_link_and_areas(self, client, viewer, tree):
         html = login(client, viewer).get("/raeume/").content.decode()
         assert 'href="#inhalt"' in html and 'id="inhalt"' in html
         for tag in ("<header", "<nav", "<main", "<footer"):
             assert tag in html
-        assert re.search(r'<span class="main-nav__heading" aria-disabled="true">Kooperation ', html)
-        assert '<a class="main-nav__heading" href="/budgets/">Finanzen</a>' in html  # no longer planned
+        assert '<span class="main-nav__heading" id="nav-kooperation">Kooperation</span>' in html  # no longer planned
+        assert '<a href="/kooperation/vereinbarungen/">Vereinbarungen</a>' in html
+        assert '<a href="/budgets/">Sozialraumbudgets</a>' in html
+        assert "Mein Trägerbudget" not in html  # only for provider staff
         # the offerings area: the directory and the organisations; "Meine Angebote" only for editors
         assert '<a href="/angebotsfinder/">Angebotsfinder</a>' in html and "/organisationen/" in html
         assert "Meine Angebote" not in html
-        assert "(folgt)" in html
+        assert "(folgt)" not in html  # every area is there
         assert "dl-de/by-2-0" in html
         # logout is a POST form with a CSRF token
         assert re.search(r'<form class="logout-form" action="/abmelden/" method="post">\s*<input type="hidden" '
