@@ -8,7 +8,8 @@
 4. bench/subtree.py: tree queries and a subtree move;
 5. bench/recompute.py: budget recompute per budget vs a numpy/COPY baseline;
 6. bench/services.py: the services list API and the directory page with
-   10,000 offerings vs a bare values() view.
+   10,000 offerings vs a bare values() view;
+7. bench/providers.py: Trägerbudgets of one budget from 60 agreements.
 
 Results: printed tables and bench/out/results.json.
 
@@ -57,6 +58,7 @@ def main(argv=None) -> int:
     common.setup_django(allow_any_database=args.allow_any_database)
     import gen
     import import_values
+    import providers
     import recompute
     import services
     import subtree
@@ -111,11 +113,12 @@ def main(argv=None) -> int:
     )
     tree = subtree.run(size, runs=args.runs)
     recompute.run(size, runs=5)
+    passed_on = providers.run(runs=5)
     offerings = services.run(quick=args.quick, runs=7)
 
     elapsed = time.perf_counter() - started
     ok = (imp["import"]["ok"] and imp["reimport"]["idempotent"] and tree["one_query_each"] and tree["move"]["consistent"]
-          and offerings["constant_queries"])
+          and offerings["constant_queries"] and passed_on["exact"])
     results = common.load_results()
     results["meta"]["elapsed_seconds"] = round(elapsed, 1)
     results["meta"]["checks_passed"] = ok

@@ -187,17 +187,22 @@ def recompute(budget_id: int) -> dict:
         if budget is None:
             return {"written": 0, "problems": []}
         rows, problems = compute(budget)
+        through = ProviderAllocation.agreements.through
+        table, through_table = ProviderAllocation._meta.db_table, through._meta.db_table
         wanted = sorted(r.key() for r in rows)
         if wanted == _stored(budget):
             return {"written": 0, "problems": problems, "unchanged": True}
-        ProviderAllocation.objects.filter(budget=budget).delete()
+        # plain DELETEs (the collector would load every row and link first)
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {through_table} WHERE providerallocation_id IN "
+                           f"(SELECT id FROM {table} WHERE budget_id = %s)", [budget.pk])
+            cursor.execute(f"DELETE FROM {table} WHERE budget_id = %s", [budget.pk])
         run_id = budget.adopted_run.pk if rows else None
         created = ProviderAllocation.objects.bulk_create([
             ProviderAllocation(budget=budget, run_id=run_id, region_id=r.region_id, part=r.part,
                                organization_id=r.organization_id, share=r.share, source=r.source, amount=r.amount)
             for r in rows
         ])
-        through = ProviderAllocation.agreements.through
         through.objects.bulk_create([
             through(providerallocation_id=pa.pk, agreement_id=a)
             for pa, r in zip(created, rows, strict=True) for a in r.agreement_ids
