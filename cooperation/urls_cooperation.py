@@ -8,4 +8,5 @@ urlpatterns = [
     path("vereinbarungen/", include("cooperation.urls_agreements")),
     path("netzwerke/", include("cooperation.urls_networks")),
     path("", include("cooperation.urls_planning")),
+    path("", include("cooperation.urls_conflicts")),
 ]
