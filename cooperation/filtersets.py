@@ -287,6 +287,19 @@ def touching_region(qs, relation: str, code: str):
     return qs.filter(Exists(through.objects.filter(q, **{f"{source}_id": OuterRef("pk")})))
 
 
+class FieldSubtreeFilter(django_filters.CharFilter):
+    """A field of action by key, with its sub-fields (``field_name``: the
+    relation to FieldOfAction, a foreign key or a many-to-many)."""
+
+    def filter(self, qs, value):
+        value = (value or "").strip()
+        if not value:
+            return qs
+        inside = FieldOfAction.objects.subtree(value).values("pk")
+        qs = qs.filter(**{f"{self.field_name}__in": inside})
+        return qs.distinct() if qs.model._meta.get_field(self.field_name).many_to_many else qs
+
+
 class RegionSubtreeMixin:
     region_relation = "regions"
 
@@ -299,7 +312,7 @@ class AgreementFilterSet(RegionSubtreeMixin, django_filters.FilterSet):
     kind = django_filters.MultipleChoiceFilter(choices=AgreementKind.choices, label=_("Art"))
     status = django_filters.MultipleChoiceFilter(choices=AgreementStatus.choices, label=_("Status"))
     region = django_filters.CharFilter(method="filter_region", label=_("Raum (Schlüssel, mit über- und untergeordneten)"))
-    field = django_filters.CharFilter(field_name="fields__key", distinct=True, label=_("Handlungsfeld (Schlüssel)"))
+    field = FieldSubtreeFilter(field_name="fields", label=_("Handlungsfeld (Schlüssel, mit Unterbereichen)"))
     organization = django_filters.UUIDFilter(field_name="parties__organization__uuid", distinct=True,
                                              label=_("Partei (Organisation, UUID)"))
     review_before = django_filters.DateFilter(field_name="next_review", lookup_expr="lte",
@@ -352,7 +365,7 @@ class NetworkFilterSet(RegionSubtreeMixin, django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_q", label=_("Suche (Name)"))
     kind = django_filters.MultipleChoiceFilter(choices=NetworkKind.choices, label=_("Art"))
     region = django_filters.CharFilter(method="filter_region", label=_("Raum (Schlüssel, mit über- und untergeordneten)"))
-    field = django_filters.CharFilter(field_name="fields__key", distinct=True, label=_("Handlungsfeld (Schlüssel)"))
+    field = FieldSubtreeFilter(field_name="fields", label=_("Handlungsfeld (Schlüssel, mit Unterbereichen)"))
     organization = django_filters.UUIDFilter(method="filter_organization", label=_("Mitglied (Organisation, UUID)"))
 
     class Meta:
@@ -394,7 +407,7 @@ class NeedReportFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_q", label=_("Suche"))
     status = django_filters.MultipleChoiceFilter(choices=NeedStatus.choices, label=_("Status"))
     region = SubtreeFilter(field_prefix="region__", label=_("im Raum (Schlüssel, mit Teilräumen)"))
-    field = django_filters.CharFilter(field_name="field__key", label=_("Handlungsfeld (Schlüssel)"))
+    field = FieldSubtreeFilter(field_name="field", label=_("Handlungsfeld (Schlüssel, mit Unterbereichen)"))
     reporter = django_filters.UUIDFilter(field_name="reporter__uuid", label=_("gemeldet von (Organisation, UUID)"))
 
     class Meta:
@@ -410,7 +423,7 @@ class PlanningProcessFilterSet(RegionSubtreeMixin, django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_q", label=_("Suche (Titel)"))
     phase = django_filters.MultipleChoiceFilter(choices=PlanningPhase.choices, label=_("Phase"))
     region = django_filters.CharFilter(method="filter_region", label=_("Raum (Schlüssel, mit über- und untergeordneten)"))
-    field = django_filters.CharFilter(field_name="fields__key", distinct=True, label=_("Handlungsfeld (Schlüssel)"))
+    field = FieldSubtreeFilter(field_name="fields", label=_("Handlungsfeld (Schlüssel, mit Unterbereichen)"))
     organization = django_filters.UUIDFilter(field_name="participants__organization__uuid", distinct=True,
                                              label=_("beteiligte Organisation (UUID)"))
 

@@ -37,6 +37,8 @@ def triage(report: NeedReport, to: str, user, *, reason: str = "", process: Plan
     reason = (reason or "").strip()
     if to == S.DECLINED and not reason:
         raise TriageError(_("Für die Ablehnung fehlt die Begründung."))
+    if process is not None and PlanningProcess.objects.filter(pk=process.pk, closed=True).exists():
+        raise TriageError(_("Der Planungsprozess „%(title)s“ ist abgeschlossen.") % {"title": process.title})
     report.status = to
     report.decline_reason = reason if to == S.DECLINED else ""
     report.triaged_at, report.triaged_by = timezone.now(), user

@@ -246,3 +246,31 @@ class TestConflicts:
         AgreementPartyFactory(agreement=agreement, organization=org_a)
         case = conflicts.raise_conflict(agreement, org_a, subject="x", description="y", user=planner)
         assert not ConflictCase.objects.for_user(provider_editor_b).filter(pk=case.pk).exists()
+
+
+@pytest.mark.django_db
+class TestFieldFilterWithSubFields:
+    def test_agreements_and_need_reports_by_field_include_sub_fields(self, planner, org_a):
+        from cooperation.filtersets import AgreementFilterSet, NeedReportFilterSet
+        from cooperation.models import Agreement
+        from tests.factories import FieldOfActionFactory
+
+        kjh = FieldOfActionFactory(key="jugend", name="Jugend")
+        hze = FieldOfActionFactory(key="jugend-hze", name="Hilfen zur Erziehung", parent=kjh)
+        other = FieldOfActionFactory(key="pflege", name="Pflege")
+        on_sub = AgreementFactory(fields=[hze, kjh])
+        AgreementFactory(fields=[other])
+        found = AgreementFilterSet({"field": "jugend"}, queryset=Agreement.objects.all()).qs
+        assert list(found) == [on_sub]  # once, though it has two matching fields
+        assert list(AgreementFilterSet({"field": "jugend-hze"}, queryset=Agreement.objects.all()).qs) == [on_sub]
+        report = NeedReportFactory(reporter=org_a, field=hze)
+        assert list(NeedReportFilterSet({"field": "jugend"}, queryset=NeedReport.objects.all()).qs) == [report]
+        assert not NeedReportFilterSet({"field": "pflege"}, queryset=NeedReport.objects.all()).qs.exists()
+
+    def test_a_closed_process_takes_no_need_report(self, planner, org_a):
+        process = PlanningProcessFactory()
+        for phase in PlanningPhase.values[1:]:
+            process = planning.move_phase(process, phase, planner)
+        planning.close(process, planner)
+        with pytest.raises(needs.TriageError, match="abgeschlossen"):
+            needs.triage(NeedReportFactory(reporter=org_a), NeedStatus.PLANNED, planner, process=process)
