@@ -1,0 +1,71 @@
+"""Cooperation pages in a real browser: a provider confirms an agreement for
+its organisation by keyboard (the last confirmation with the start reached
+makes it active), and the planner's "Wer kooperiert mit wem?" page of a region
+(table and picture) — with named controls and text contrast (WCAG 2.1 AA)."""
+
+import datetime
+
+import pytest
+
+from cooperation.choices import AgreementStatus
+from cooperation.models import Agreement
+from tests.factories import (
+    AgreementFactory,
+    AgreementPartyFactory,
+    NetworkFactory,
+    NetworkMemberFactory,
+    OrganizationFactory,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def negotiated(tree, org_a, org_b):
+    agreement = AgreementFactory(title="Kooperationsvereinbarung Nord", regions=[tree["D1"]],
+                                 valid_from=datetime.date(2026, 1, 1))
+    Agreement.objects.filter(pk=agreement.pk).update(status=AgreementStatus.NEGOTIATION)
+    funder = OrganizationFactory(name="Jugendamt Teststadt", kind="public_funder")
+    AgreementPartyFactory(agreement=agreement, organization=funder, role="funder",
+                          confirmed_at=datetime.datetime(2025, 12, 1, tzinfo=datetime.UTC))
+    AgreementPartyFactory(agreement=agreement, organization=org_b, role="partner",
+                          confirmed_at=datetime.datetime(2025, 12, 2, tzinfo=datetime.UTC))
+    AgreementPartyFactory(agreement=agreement, organization=org_a, role="lead",
+                          responsibilities="Koordination des Trägerverbunds")
+    return agreement
+
+
+class TestAgreementConfirmation:
+    def test_provider_confirms_by_keyboard_and_it_becomes_active(self, page_for, provider_editor_a, org_a,
+                                                                 negotiated, a11y):
+        page = page_for(provider_editor_a)
+        page.goto(f"/kooperation/vereinbarungen/{negotiated.uuid}/")
+        assert "2 von 3 Parteien haben bestätigt." in page.inner_text("main")
+        assert a11y.unnamed_controls(page) == []
+        a11y.assert_contrast(page, "agreement page")
+        a11y.tab_to(page, f"el.tagName === 'BUTTON' && el.textContent.trim() === 'Für {org_a.name} bestätigen'",
+                    limit=200)
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        negotiated.refresh_from_db()
+        assert negotiated.status == AgreementStatus.ACTIVE
+        main = page.inner_text("main")
+        assert "aktiv" in main and "noch nicht bestätigt" not in main
+        assert page.get_by_role("button", name=f"Für {org_a.name} bestätigen").count() == 0
+
+
+class TestRegionCooperation:
+    def test_table_and_picture(self, page_for, planner, tree, org_a, org_b, negotiated, a11y):
+        team = NetworkFactory(name="Sozialraumteam Nord", regions=[tree["D1"]], coordinator=org_a)
+        NetworkMemberFactory(network=team, organization=org_b)
+        page = page_for(planner)
+        page.goto("/raeume/P11/")
+        with page.expect_navigation():
+            page.get_by_role("link", name="Wer kooperiert hier mit wem?", exact=False).click()
+        table = page.get_by_role("table", name="Wer kooperiert mit wem", exact=False)
+        assert table.count() == 1
+        assert org_a.name in table.inner_text() and "Sozialraumteam Nord" in table.inner_text()
+        picture = page.locator("svg[role='img']")
+        assert picture.count() == 1 and picture.get_attribute("aria-labelledby")
+        assert a11y.unnamed_controls(page) == []
+        a11y.assert_contrast(page, "region cooperation page")
