@@ -174,7 +174,25 @@ class AgreementForm(forms.ModelForm):
 # --- Parties -------------------------------------------------------------------------------
 
 
-class PartyForm(forms.ModelForm):
+class ConstraintMessagesOnceMixin:
+    """The model's constraint messages repeat the form's own field checks:
+    drop those repeats from the non-field errors, keeping one per problem."""
+
+    def repeated_constraint_messages(self) -> set[str]:
+        return set()
+
+    def _post_clean(self):
+        super()._post_clean()
+        errors = self._errors.get(forms.forms.NON_FIELD_ERRORS)
+        if errors:
+            kept = [e for e in errors if e not in self.repeated_constraint_messages()]
+            if kept:
+                self._errors[forms.forms.NON_FIELD_ERRORS] = self.error_class(kept, renderer=self.renderer)
+            else:
+                del self._errors[forms.forms.NON_FIELD_ERRORS]
+
+
+class PartyForm(ConstraintMessagesOnceMixin, forms.ModelForm):
     """A party of ``agreement``. ``limited``: only responsibilities and
     reachability (a party's own editors)."""
 
@@ -258,23 +276,14 @@ class PartyForm(forms.ModelForm):
             )
         return share
 
-    def _post_clean(self):
-        super()._post_clean()
-        # The model's constraint messages repeat the field checks above: keep one per problem.
-        duplicates = {gettext("Der Anteil liegt zwischen 0 und 100 %.")}
-        errors = self._errors.get(forms.forms.NON_FIELD_ERRORS)
-        if errors:
-            kept = [e for e in errors if e not in duplicates]
-            if kept:
-                self._errors[forms.forms.NON_FIELD_ERRORS] = self.error_class(kept, renderer=self.renderer)
-            else:
-                del self._errors[forms.forms.NON_FIELD_ERRORS]
+    def repeated_constraint_messages(self):
+        return {gettext("Der Anteil liegt zwischen 0 und 100 %.")}
 
 
 # --- Escalation steps ------------------------------------------------------------------------
 
 
-class EscalationStepForm(forms.ModelForm):
+class EscalationStepForm(ConstraintMessagesOnceMixin, forms.ModelForm):
     order = forms.IntegerField(
         label=_("Stufe"), min_value=1, max_value=100,
         widget=forms.NumberInput(attrs={"min": 1, "inputmode": "numeric", "size": 4}),
@@ -318,16 +327,8 @@ class EscalationStepForm(forms.ModelForm):
                                   params={"order": order})
         return order
 
-    def _post_clean(self):
-        super()._post_clean()
-        duplicates = {gettext("Die Frist ist mindestens ein Tag."), gettext("Diese Stufe gibt es schon.")}
-        errors = self._errors.get(forms.forms.NON_FIELD_ERRORS)
-        if errors:
-            kept = [e for e in errors if e not in duplicates]
-            if kept:
-                self._errors[forms.forms.NON_FIELD_ERRORS] = self.error_class(kept, renderer=self.renderer)
-            else:
-                del self._errors[forms.forms.NON_FIELD_ERRORS]
+    def repeated_constraint_messages(self):
+        return {gettext("Die Frist ist mindestens ein Tag."), gettext("Diese Stufe gibt es schon.")}
 
 
 # --- Documents -------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ from .agreement_forms import (
 from .choices import AgreementStatus as S
 from .choices import WorkMode
 from .filtersets import AgreementFilterSet
-from .forms import MULTI_SELECT_HELP
+from .forms import MULTI_SELECT_HELP, field_key_choices
 from .goals import attainments
 from .models import Agreement, AgreementDocument, AgreementParty, EscalationStep, Goal, Organization, Service
 from .views import region_code_choices, scoped_object
@@ -269,16 +269,11 @@ def agreement_history(agreement, limit: int = 100) -> list[dict]:
         user_id = (e.pgh_context or {}).get("user")
         source = (e.pgh_context or {}).get("url") or (e.pgh_context or {}).get("command") or ""
         rows.append({"when": e.pgh_created_at, "label": label, "subject": subject,
-                     "user": users.get(user_id), "source": source, "changes": changes})
+                     "user_label": users.get(user_id), "source": source, "changes": changes})
     return rows
 
 
 # --- List ----------------------------------------------------------------------------------------
-
-
-def field_choices(user) -> list:
-    rows = FieldOfAction.objects.for_user(user, Action.VIEW).tree_order().values_list("key", "name", "depth")
-    return [("", _("alle Handlungsfelder")), *((key, "\u2003" * depth + name) for key, name, depth in rows)]
 
 
 def organization_choices(user) -> list:
@@ -311,7 +306,7 @@ class AgreementListView(ScopedListView):
         fields["region"].label = _("Raum (mit über- und untergeordneten)")
         fields["region"].widget = forms.Select(choices=region_code_choices(user))
         fields["field"].label = _("Handlungsfeld")
-        fields["field"].widget = forms.Select(choices=field_choices(user))
+        fields["field"].widget = forms.Select(choices=field_key_choices(user))
         fields["organization"].label = _("Partei")
         fields["organization"].widget = forms.Select(choices=organization_choices(user))
         fields["review_before"].label = _("Überprüfung fällig bis")

@@ -37,6 +37,12 @@ MULTI_SELECT_HELP = _("Mehrfachauswahl mit Strg (Mac: ⌘) oder Umschalt; mit de
 CLOSED_STATUSES = [ServiceStatus.TEMPORARILY_CLOSED, ServiceStatus.INACTIVE, ServiceStatus.DEFUNCT]
 
 
+def field_key_choices(user) -> list[tuple[str, str]]:
+    """(key, indented name) of the fields of action for a filter select (one query)."""
+    rows = FieldOfAction.objects.for_user(user, Action.VIEW).tree_order().values_list("key", "name", "depth")
+    return [("", _("alle Handlungsfelder")), *((key, "\u2003" * depth + name) for key, name, depth in rows)]
+
+
 def region_choices(user, keep_ids=()) -> list[tuple[str, list[tuple[int, str]]]]:
     """Regions the user sees, grouped by level (``<optgroup>``), below the top
     of the tree (a city-wide offering says so with "stadtweit"); regions in

@@ -49,6 +49,7 @@ from regions.models import Region
 from . import access, meetings
 from .choices import NetworkKind, NetworkRole
 from .filtersets import MeetingTaskFilterSet, NetworkFilterSet
+from .forms import field_key_choices
 from .models import EscalationStep, Meeting, MeetingTask, Network, NetworkMember, Organization
 from .network_forms import (
     NO_PERSONAL_DATA,
@@ -109,11 +110,6 @@ def mark_tasks(tasks, user, all_changeable: bool) -> None:
         task.overdue = meetings.is_overdue(task, today)
         task.can_complete = task.pk in changeable
         task.responsible_linked = linked(task.responsible_id)
-
-
-def field_key_choices(user) -> list:
-    rows = FieldOfAction.objects.for_user(user, Action.VIEW).tree_order().values_list("key", "name", "depth")
-    return [("", _("alle Handlungsfelder")), *((key, "\u2003" * depth + name) for key, name, depth in rows)]
 
 
 def error_total(*forms_) -> int:

@@ -47,7 +47,7 @@ from regions.models import Region
 from . import access
 from .choices import NeedStatus, PlanningPhase, SwotQuadrant
 from .filtersets import NeedReportFilterSet, PlanningProcessFilterSet
-from .forms import MULTI_SELECT_HELP
+from .forms import MULTI_SELECT_HELP, field_key_choices
 from .models import (
     Agreement,
     NeedReport,
@@ -87,12 +87,6 @@ SWOT_SECTIONS = [
     (SwotQuadrant.THREAT, _("Risiken")),
 ]
 # --- Helpers -------------------------------------------------------------------------------
-
-
-def field_key_choices(user) -> list[tuple[str, str]]:
-    """(key, indented name) of the fields of action for a filter select (one query)."""
-    rows = FieldOfAction.objects.for_user(user, Action.VIEW).tree_order().values_list("key", "name", "depth")
-    return [("", _("alle Handlungsfelder")), *((key, "\u2003" * depth + name) for key, name, depth in rows)]
 
 
 def checkboxes(field):
