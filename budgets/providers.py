@@ -21,16 +21,18 @@ retained part add up to the allocation exactly.
 Computed for the adopted run, again whenever the adoption, the share table or
 an agreement's shares change (a Celery task, ``budgets.recompute_providers``),
 under a per-budget transaction lock; a computation that yields the stored rows
-writes nothing.
+writes nothing, otherwise the budget's rows are replaced (DELETE, then COPY).
 """
 
 import datetime
+import io
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from cooperation.choices import AgreementStatus, WorkMode
 from cooperation.models import AgreementParty
@@ -197,17 +199,33 @@ def recompute(budget_id: int) -> dict:
             cursor.execute(f"DELETE FROM {through_table} WHERE providerallocation_id IN "
                            f"(SELECT id FROM {table} WHERE budget_id = %s)", [budget.pk])
             cursor.execute(f"DELETE FROM {table} WHERE budget_id = %s", [budget.pk])
-        run_id = budget.adopted_run.pk if rows else None
-        created = ProviderAllocation.objects.bulk_create([
-            ProviderAllocation(budget=budget, run_id=run_id, region_id=r.region_id, part=r.part,
-                               organization_id=r.organization_id, share=r.share, source=r.source, amount=r.amount)
-            for r in rows
-        ])
-        through.objects.bulk_create([
-            through(providerallocation_id=pa.pk, agreement_id=a)
-            for pa, r in zip(created, rows, strict=True) for a in r.agreement_ids
-        ])
-        return {"written": len(created), "problems": problems}
+        if rows:
+            _copy_rows(budget, budget.adopted_run.pk, rows, table, through_table)
+        return {"written": len(rows), "problems": problems}
+
+
+def _copy_rows(budget: Budget, run_id: int, rows: list[Row], table: str, through_table: str) -> None:
+    """Write the rows and their agreement links by COPY (tens of thousands of
+    rows for a budget over Planungsräume; the ORM's bulk_create took seconds)."""
+    now = timezone.now().isoformat()
+    buf = io.StringIO()
+    for r in rows:
+        org = r.organization_id if r.organization_id is not None else "\\N"
+        buf.write(f"{budget.pk}\t{run_id}\t{r.region_id}\t{r.part}\t{org}\t{r.share:f}\t{r.source}\t{r.amount:f}\t{now}\n")
+    buf.seek(0)
+    with connection.cursor() as cursor:
+        cursor.copy_expert(f"COPY {table} (budget_id, run_id, region_id, part, organization_id, share, source, amount, "
+                           f"computed_at) FROM STDIN", buf)
+        if not any(r.agreement_ids for r in rows):
+            return
+        cursor.execute(f"SELECT id, region_id, part, organization_id FROM {table} WHERE budget_id = %s", [budget.pk])
+        ids = {(region, part, org or -1): pk for pk, region, part, org in cursor.fetchall()}
+        links = io.StringIO()
+        for r in rows:
+            for agreement_id in r.agreement_ids:
+                links.write(f"{ids[r.region_id, r.part, r.organization_id or -1]}\t{agreement_id}\n")
+        links.seek(0)
+        cursor.copy_expert(f"COPY {through_table} (providerallocation_id, agreement_id) FROM STDIN", links)
 
 
 def request_recompute(budget_ids) -> None:
