@@ -2,11 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from . import api, health, views
+from . import api, health, search, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("health/", health.health, name="health"),
+    path("suche/", search.SearchView.as_view(), name="search"),
     path("", include("core.urls")),
     path("raeume/", include("regions.urls")),
     path("organisationen/", include("cooperation.urls")),

@@ -69,3 +69,17 @@ class TestRegionCooperation:
         assert picture.count() == 1 and picture.get_attribute("aria-labelledby")
         assert a11y.unnamed_controls(page) == []
         a11y.assert_contrast(page, "region cooperation page")
+
+
+class TestGlobalSearch:
+    def test_header_search_by_keyboard(self, page_for, planner, negotiated, a11y):
+        page = page_for(planner)
+        page.goto("/raeume/")
+        a11y.tab_to(page, "el.id === 'site-search'", limit=40)
+        page.keyboard.type("Kooperationsvereinbarung")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.get_by_role("heading", name="Vereinbarungen", exact=False).count() == 1
+        assert page.get_by_role("link", name="Kooperationsvereinbarung Nord", exact=False).count() == 1
+        assert a11y.unnamed_controls(page) == []
+        a11y.assert_contrast(page, "search page")
