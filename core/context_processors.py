@@ -9,6 +9,7 @@ def navigation(request):
     return {
         "is_planner": bool(user and has_role(user, Role.PLANNER)),
         "demo_mode": settings.SOZIALRAUM_DEMO_MODE,
+        "accessibility_contact": settings.ACCESSIBILITY_CONTACT_EMAIL,
         "unread_notifications": _unread_count(user),
     }
 

@@ -1,11 +1,13 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
+from django.views.generic import TemplateView
 
 from . import views
 
 urlpatterns = [
     path("anmelden/", auth_views.LoginView.as_view(template_name="core/login.html"), name="login"),
     path("abmelden/", auth_views.LogoutView.as_view(), name="logout"),
+    path("barrierefreiheit/", TemplateView.as_view(template_name="core/accessibility.html"), name="accessibility"),
     path("importe/", views.ImportRunListView.as_view(), name="import-list"),
     path("importe/neu/", views.ImportCreateView.as_view(), name="import-create"),
     path("importe/<int:pk>/", views.ImportRunDetailView.as_view(), name="import-detail"),

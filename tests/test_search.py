@@ -77,3 +77,13 @@ class TestSearch:
         client.get("/suche/", {"q": "Nordstern"})
         with django_assert_max_num_queries(16):
             assert client.get("/suche/", {"q": "Nordstern"}).status_code == 200
+
+
+class TestAccessibilityStatement:
+    def test_public_page_linked_from_every_page_with_the_feedback_address(self, client, settings):
+        assert 'href="/barrierefreiheit/"' in client.get("/anmelden/").content.decode()
+        html = client.get("/barrierefreiheit/").content.decode()
+        assert "teilweise vereinbar" in html and "Schlichtungsstelle" in html and "noch keine eigene Kontaktadresse" in html
+        settings.ACCESSIBILITY_CONTACT_EMAIL = "barrierefreiheit@stadt.example"
+        html = client.get("/barrierefreiheit/").content.decode()
+        assert 'href="mailto:barrierefreiheit@stadt.example"' in html

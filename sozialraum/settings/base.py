@@ -237,6 +237,8 @@ DIRECTORY_PUBLIC = env.bool("DIRECTORY_PUBLIC", default=SOZIALRAUM_DEMO_MODE)
 # Offerings not confirmed as current for this many months are flagged to their provider and planners.
 SERVICE_CONFIRMATION_MONTHS = env.int("SERVICE_CONFIRMATION_MONTHS", default=12)
 AGREEMENT_DOCUMENT_MAX_MB = env.int("AGREEMENT_DOCUMENT_MAX_MB", default=10)  # largest agreement document
+# Where users report accessibility barriers (the accessibility statement's feedback link, BITV 2.0 § 7).
+ACCESSIBILITY_CONTACT_EMAIL = env.str("ACCESSIBILITY_CONTACT_EMAIL", default="")
 
 # --- Reminders and e-mail -------------------------------------------------------
 # EMAIL_URL: how e-mail leaves the system, e.g. smtp://localhost:25, smtp+tls://user:password@mail.example.org:587

@@ -83,3 +83,11 @@ class TestGlobalSearch:
         assert page.get_by_role("link", name="Kooperationsvereinbarung Nord", exact=False).count() == 1
         assert a11y.unnamed_controls(page) == []
         a11y.assert_contrast(page, "search page")
+
+    def test_accessibility_statement(self, page_for, a11y):
+        page = page_for(None)
+        page.goto("/anmelden/")
+        with page.expect_navigation():
+            page.get_by_role("link", name="Erklärung zur Barrierefreiheit").click()
+        assert page.get_by_role("heading", level=1).inner_text() == "Erklärung zur Barrierefreiheit"
+        a11y.assert_contrast(page, "accessibility statement")
