@@ -16,6 +16,7 @@ urlpatterns = [
     path("angebote/<uuid:uuid>/duplizieren/", views.ServiceDuplicateView.as_view(), name="service-duplicate"),
     path("angebote/<uuid:uuid>/schliessen/", views.ServiceCloseView.as_view(), name="service-close"),
     path("angebote/<uuid:uuid>/bestaetigen/", views.ServiceConfirmView.as_view(), name="service-confirm"),
+    path("angebote/<uuid:uuid>/freie-plaetze/", views.ServiceFreePlacesView.as_view(), name="service-free-places"),
     path("angebote/<uuid:uuid>/loeschen/", views.ServiceDeleteView.as_view(), name="service-delete"),
     path("standorte/<uuid:uuid>/bearbeiten/", views.LocationEditView.as_view(), name="location-update"),
     path("standorte/<uuid:uuid>/loeschen/", views.LocationDeleteView.as_view(), name="location-delete"),

@@ -381,6 +381,32 @@ class ServiceConfirmView(LoginRequiredMixin, View):
         return redirect(safe_next(request, reverse("service-detail", kwargs={"uuid": service.uuid})))
 
 
+class ServiceFreePlacesView(LoginRequiredMixin, View):
+    """POST ``free_places``: report the offering's free places as of today
+    (empty: unknown). Refused with a message when not a whole number or above
+    the capacity."""
+
+    def post(self, request, uuid):
+        service = get_service(request.user, uuid, Action.CHANGE)
+        back = safe_next(request, reverse("service-detail", kwargs={"uuid": service.uuid}))
+        text = request.POST.get("free_places", "").strip()
+        if text and not text.isdigit():
+            messages.error(request, gettext("Freie Plätze für „%(name)s“: bitte eine ganze Zahl ab 0 angeben.")
+                           % {"name": service.name})
+            return redirect(back)
+        free = int(text) if text else None
+        if free is not None and service.capacity is not None and free > service.capacity:
+            messages.error(request, gettext("Freie Plätze für „%(name)s“: höchstens %(capacity)s (die Plätze des "
+                                            "Angebots).") % {"name": service.name, "capacity": service.capacity})
+            return redirect(back)
+        service.free_places = free
+        service.free_places_reported_at = timezone.localdate() if free is not None else None
+        service.stamp(request.user)
+        service.save(update_fields=["free_places", "free_places_reported_at", "updated_at", "updated_by"])
+        messages.success(request, gettext("Freie Plätze für „%(name)s“ gespeichert.") % {"name": service.name})
+        return redirect(back)
+
+
 class ServicesConfirmView(LoginRequiredMixin, View):
     """POST: confirm every offering listed in ``service`` (the rows shown)
     that the user may change and that is active or temporarily closed."""

@@ -2,12 +2,13 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from . import api, health, search, views
+from . import api, health, provider_view, search, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("health/", health.health, name="health"),
     path("suche/", search.SearchView.as_view(), name="search"),
+    path("mein-traeger/", provider_view.MyProviderView.as_view(), name="my-provider"),
     path("", include("core.urls")),
     path("raeume/", include("regions.urls")),
     path("organisationen/", include("cooperation.urls")),

@@ -91,3 +91,22 @@ class TestGlobalSearch:
             page.get_by_role("link", name="Erklärung zur Barrierefreiheit").click()
         assert page.get_by_role("heading", level=1).inner_text() == "Erklärung zur Barrierefreiheit"
         a11y.assert_contrast(page, "accessibility statement")
+
+
+class TestMyProvider:
+    def test_free_places_by_keyboard(self, page_for, provider_editor_a, org_a, negotiated, a11y):
+        from tests.factories import ServiceFactory
+
+        service = ServiceFactory(name="Jugendtreff Nord", organization=org_a, capacity=20)
+        page = page_for(provider_editor_a)
+        page.goto("/mein-traeger/")
+        assert page.get_by_role("button", name=f"Für {org_a.name} bestätigen").count() == 1  # pending confirmation
+        assert a11y.unnamed_controls(page) == []
+        a11y.assert_contrast(page, "Mein Träger")
+        a11y.tab_to(page, f"el.id === 'free-{service.pk}'", limit=200)
+        page.keyboard.type("7")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        service.refresh_from_db()
+        assert service.free_places == 7
+        assert "Freie Plätze für „Jugendtreff Nord“ gespeichert." in page.inner_text("main")
