@@ -93,6 +93,12 @@ class TestMyProvider:
         html = client_for(provider_editor_a).get(URL).content.decode()
         assert "Jugendhilfe 2027" in html and "100,00\u00a0€" in html  # 10 % of 1000 €
 
+    def test_numbers_in_the_form_are_not_localised(self, org_a, provider_editor_a):
+        service = ServiceFactory(name="Großes Angebot", organization=org_a, capacity=1500, free_places=1200,
+                                 free_places_reported_at=datetime.date(2026, 11, 1))
+        html = client_for(provider_editor_a).get(URL).content.decode()
+        assert f'id="free-{service.uuid}"' in html and 'max="1500"' in html and 'value="1200"' in html
+
     def test_query_count(self, mine, provider_editor_a, django_assert_max_num_queries):
         client = client_for(provider_editor_a)
         client.get(URL)

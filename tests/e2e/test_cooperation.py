@@ -103,11 +103,11 @@ class TestMyProvider:
         assert page.get_by_role("button", name=f"Für {org_a.name} bestätigen").count() == 1  # pending confirmation
         assert a11y.unnamed_controls(page) == []
         a11y.assert_contrast(page, "Mein Träger")
-        field = page.locator(f"#free-{service.pk}")
+        field = page.locator(f"#free-{service.uuid}")
         assert field.count() == 1, page.inner_text("main")
         # from the offering's link in the same row, the keyboard reaches the field
         page.get_by_role("link", name="Jugendtreff Nord").focus()
-        a11y.tab_to(page, f"el.id === 'free-{service.pk}'", limit=5)
+        a11y.tab_to(page, f"el.id === 'free-{service.uuid}'", limit=5)
         page.keyboard.type("7")
         with page.expect_navigation():
             page.keyboard.press("Enter")
