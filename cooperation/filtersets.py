@@ -15,6 +15,7 @@ from core.models import FieldOfAction
 from regions.filtersets import SubtreeFilter
 from regions.models import Region
 
+from . import access
 from .choices import (
     AgreementKind,
     AgreementStatus,
@@ -397,10 +398,20 @@ class MeetingTaskFilterSet(django_filters.FilterSet):
     responsible = django_filters.UUIDFilter(field_name="responsible__uuid", label=_("verantwortlich (Organisation, UUID)"))
     done = django_filters.BooleanFilter(field_name="done_at", lookup_expr="isnull", exclude=True, label=_("erledigt"))
     due_before = django_filters.DateFilter(field_name="due", lookup_expr="lte", label=_("fällig bis"))
+    mine = django_filters.ChoiceFilter(
+        method="filter_mine", label=_("Aufgaben von"), empty_label=None,
+        choices=[("true", _("meinen Organisationen")), ("false", _("allen sichtbaren Netzwerken"))])
 
     class Meta:
         model = MeetingTask
-        fields = ["network", "meeting", "responsible", "done", "due_before"]
+        fields = ["network", "meeting", "responsible", "done", "due_before", "mine"]
+
+    def filter_mine(self, qs, name, value):
+        """``true``: the tasks of the organisations the user belongs to ("Meine Aufgaben")."""
+        user = getattr(self.request, "user", None)
+        if value == "true":
+            return qs.filter(responsible_id__in=access.organization_ids(user)) if user is not None else qs.none()
+        return qs
 
 
 class NeedReportFilterSet(django_filters.FilterSet):

@@ -25,7 +25,6 @@ change the network (the step's own queryset leaves changes to planners, as
 for agreements), so the network is looked up for CHANGE and the step within it.
 """
 
-import django_filters
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -542,29 +541,12 @@ class MeetingTaskReopenView(MeetingTaskStateView):
     done = False
 
 
-class MeetingTaskPageFilterSet(MeetingTaskFilterSet):
-    """The API's task filters plus the page's "Meine Aufgaben": the tasks of
-    the organisations the user belongs to."""
-
-    mine = django_filters.ChoiceFilter(
-        method="filter_mine", label=_("Aufgaben von"), empty_label=None,
-        choices=[("true", _("meinen Organisationen")), ("false", _("allen sichtbaren Netzwerken"))])
-
-    class Meta(MeetingTaskFilterSet.Meta):
-        fields = [*MeetingTaskFilterSet.Meta.fields, "mine"]
-
-    def filter_mine(self, qs, name, value):
-        if value == "true":
-            return qs.filter(responsible_id__in=access.organization_ids(self.request.user))
-        return qs
-
-
 class MeetingTaskListView(ScopedListView):
     """Tasks from meetings the user sees; open ones by default, and for
     provider staff those of their own organisations ("Meine Aufgaben")."""
 
     model = MeetingTask
-    filterset_class = MeetingTaskPageFilterSet
+    filterset_class = MeetingTaskFilterSet
     template_name = "cooperation/networks/task_list.html"
     nav = NAV
 
