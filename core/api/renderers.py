@@ -220,6 +220,52 @@ def csv_cell(value) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
+def write_csv(header: list[str], rows) -> bytes:
+    """CSV for German Excel: UTF-8 with BOM, ``;``, CRLF, decimal comma."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow([csv_cell(c) for c in header])
+    writer.writerows([csv_cell(v) for v in row] for row in rows)
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def write_xlsx(header: list[str], rows, sheet: str) -> bytes:
+    """One sheet (openpyxl, write-only): a bold, frozen header row; numbers,
+    dates and booleans as native cells, text never as a formula."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet((sheet or "export")[:31])
+    ws.freeze_panes = "A2"
+    bold = Font(bold=True)
+
+    def cell(value):
+        if isinstance(value, str):
+            value = XLSX_ILLEGAL.sub("", value)[:XLSX_MAX_CELL]
+        c = WriteOnlyCell(ws, value=value)
+        if isinstance(value, str):
+            c.data_type = "s"  # text, never a formula
+        elif isinstance(value, datetime):
+            c.number_format = "DD.MM.YYYY HH:MM:SS"
+        elif isinstance(value, date):
+            c.number_format = "DD.MM.YYYY"
+        return c
+
+    header_cells = []
+    for name in header:
+        c = cell(name)
+        c.font = bold
+        header_cells.append(c)
+    ws.append(header_cells)
+    for row in rows:
+        ws.append([cell(v) for v in row])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
 class CSVRenderer(TabularRenderer):
     """CSV for German Excel: UTF-8 with BOM, ``;``, CRLF, decimal comma."""
 
@@ -228,11 +274,7 @@ class CSVRenderer(TabularRenderer):
     charset = "utf-8"
 
     def render_table(self, table, context) -> bytes:
-        out = io.StringIO(newline="")
-        writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-        writer.writerow([csv_cell(c) for c in table.columns])
-        writer.writerows([csv_cell(v) for v in row] for row in table.rows)
-        return ("\ufeff" + out.getvalue()).encode("utf-8")
+        return write_csv(table.columns, table.rows)
 
 
 class XLSXRenderer(TabularRenderer):
@@ -244,38 +286,7 @@ class XLSXRenderer(TabularRenderer):
     render_style = "binary"
 
     def render_table(self, table, context) -> bytes:
-        from openpyxl import Workbook
-        from openpyxl.cell import WriteOnlyCell
-        from openpyxl.styles import Font
-
-        wb = Workbook(write_only=True)
-        ws = wb.create_sheet(export_stem(context.get("request"))[:31])
-        ws.freeze_panes = "A2"
-        bold = Font(bold=True)
-
-        def cell(value):
-            if isinstance(value, str):
-                value = XLSX_ILLEGAL.sub("", value)[:XLSX_MAX_CELL]
-            c = WriteOnlyCell(ws, value=value)
-            if isinstance(value, str):
-                c.data_type = "s"  # text, never a formula
-            elif isinstance(value, datetime):
-                c.number_format = "DD.MM.YYYY HH:MM:SS"
-            elif isinstance(value, date):
-                c.number_format = "DD.MM.YYYY"
-            return c
-
-        header = []
-        for name in table.columns:
-            c = cell(name)
-            c.font = bold
-            header.append(c)
-        ws.append(header)
-        for row in table.rows:
-            ws.append([cell(v) for v in row])
-        out = io.BytesIO()
-        wb.save(out)
-        return out.getvalue()
+        return write_xlsx(table.columns, table.rows, sheet=export_stem(context.get("request")))
 
 
 EXPORT_RENDERERS = (CSVRenderer, XLSXRenderer)

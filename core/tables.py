@@ -1,0 +1,155 @@
+"""Dashboard tables: one definition per table, shown as HTML and exported as
+CSV and XLSX from the same rows.
+
+A page builds :class:`DataTable` objects (typed values: ``int``, ``Decimal``,
+``date``, text, ``None``; a :class:`Cell` adds a link), renders each with
+``{% include "includes/data_table.html" with table=… %}`` and answers
+``?export=<key>&format=csv|xlsx`` with :func:`export_response` before it
+renders — so every table on a dashboard is downloadable with exactly the rows
+the page shows, and every table works without JavaScript.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.http import Http404, HttpResponse
+from django.utils import timezone
+from django.utils.formats import date_format, number_format
+from django.utils.text import slugify
+
+from core.api.renderers import write_csv, write_xlsx
+
+TEXT, INT, DECIMAL, MONEY, PERCENT, DATE = "text", "int", "decimal", "money", "percent", "date"
+NUMERIC = {INT, DECIMAL, MONEY, PERCENT}
+EXPORT_FORMATS = ("csv", "xlsx")
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str  # the export's column name (English, stable for integrations)
+    label: str  # the German header on the page
+    kind: str = TEXT
+    decimals: int = 1  # for DECIMAL and PERCENT
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind in NUMERIC
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A value with a link (the page links it; the export holds the value)."""
+
+    value: object
+    url: str = ""
+    note: str = ""  # shown after the value in a muted span, e.g. a code
+
+    def __str__(self) -> str:
+        return "" if self.value is None else str(self.value)
+
+
+def raw(value):
+    return value.value if isinstance(value, Cell) else value
+
+
+def _rounded(value, decimals: int):
+    """Half up, as in German administration (Django's number_format rounds half to even)."""
+    if isinstance(value, Decimal):
+        return value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    return value
+
+
+def display(value, column: Column) -> str:
+    """The German text of a cell: 1.234.567,89 €, 12,5 %, 24.11.2026."""
+    value = raw(value)
+    if value is None or value == "":
+        return ""
+    if column.kind in (MONEY, PERCENT, DECIMAL):
+        value = _rounded(value, 2 if column.kind == MONEY else column.decimals)
+    if column.kind == MONEY:
+        return f"{number_format(value, decimal_pos=2, force_grouping=True)}\u00a0€"
+    if column.kind == PERCENT:
+        return f"{number_format(value, decimal_pos=column.decimals, force_grouping=True)}\u00a0%"
+    if column.kind == DECIMAL:
+        return number_format(value, decimal_pos=column.decimals, force_grouping=True)
+    if column.kind == INT:
+        return number_format(value, decimal_pos=0, force_grouping=True)
+    if column.kind == DATE and isinstance(value, date):
+        return date_format(value, "SHORT_DATE_FORMAT")
+    return str(value)
+
+
+@dataclass
+class DataTable:
+    key: str  # ?export=<key>; unique on its page
+    caption: str
+    columns: list[Column]
+    rows: list[list] = field(default_factory=list)
+    footer: list | None = None  # a totals row (same columns), exported as the last row
+    empty: str = ""  # the sentence shown instead of an empty table
+    caption_hidden: bool = False
+
+    def __post_init__(self):
+        for row in [*self.rows, *([self.footer] if self.footer else [])]:
+            if len(row) != len(self.columns):
+                raise ValueError(f"table {self.key}: a row has {len(row)} cells for {len(self.columns)} columns")
+
+    def html_rows(self) -> Iterable[list[dict]]:
+        for row in self.rows:
+            yield self._cells(row)
+
+    def html_footer(self) -> list[dict] | None:
+        return self._cells(self.footer) if self.footer else None
+
+    def _cells(self, row) -> list[dict]:
+        return [{"text": display(value, column), "url": value.url if isinstance(value, Cell) else "",
+                 "note": value.note if isinstance(value, Cell) else "", "numeric": column.numeric,
+                 "header": i == 0} for i, (value, column) in enumerate(zip(row, self.columns, strict=True))]
+
+    def export_rows(self) -> list[list]:
+        rows = [[_export_value(v) for v in row] for row in self.rows]
+        if self.footer:
+            rows.append([_export_value(v) for v in self.footer])
+        return rows
+
+    def export_url(self, request, fmt: str) -> str:
+        query = request.GET.copy()
+        query["export"], query["format"] = self.key, fmt
+        return f"{request.path}?{query.urlencode()}"
+
+
+def _export_value(value):
+    value = raw(value)
+    if isinstance(value, float):  # never money; indicator values are Decimals
+        return Decimal(repr(value))
+    return value
+
+
+def export_response(request, tables: Iterable[DataTable], stem: str) -> HttpResponse | None:
+    """The file for ``?export=<key>&format=csv|xlsx``, None when the request is
+    not an export; 404 for an unknown table or format."""
+    key = request.GET.get("export")
+    if not key:
+        return None
+    fmt = request.GET.get("format", "csv")
+    table = next((t for t in tables if t.key == key), None)
+    if table is None or fmt not in EXPORT_FORMATS:
+        raise Http404("unknown table or format")
+    header = [c.key for c in table.columns]
+    name = slugify(f"{stem}-{table.key}") or "tabelle"
+    if fmt == "csv":
+        body, content_type = write_csv(header, table.export_rows()), "text/csv; charset=utf-8"
+    else:
+        body = write_xlsx(header, table.export_rows(), sheet=table.key[:31])
+        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{name}-{timezone.localdate():%Y-%m-%d}.{fmt}"'
+    return response
+
+
+def attach_export_urls(request, tables: Iterable[DataTable]) -> None:
+    for table in tables:
+        table.csv_url = table.export_url(request, "csv")
+        table.xlsx_url = table.export_url(request, "xlsx")
