@@ -45,6 +45,8 @@ from regions.api.views import (
     RegionViewSet,
 )
 
+from .api_dashboard import MapDataViewSet
+
 router = DefaultRouter()
 router.register("region-levels", RegionLevelViewSet, basename="region-level")
 router.register("regions", RegionViewSet, basename="region")
@@ -82,3 +84,4 @@ router.register("conflict-cases", ConflictCaseViewSet, basename="conflict-case")
 router.register("provider-shares", ProviderShareViewSet, basename="provider-share")
 router.register("provider-allocations", ProviderAllocationViewSet, basename="provider-allocation")
 router.register("notifications", NotificationViewSet, basename="notification")
+router.register("map-data", MapDataViewSet, basename="map-data")

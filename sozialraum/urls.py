@@ -2,11 +2,14 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from . import api, health, provider_view, search, views
+from . import api, health, overview, provider_view, search, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("health/", health.health, name="health"),
+    path("uebersicht/karte/", overview.MapView.as_view(), name="overview-map"),
+    path("uebersicht/budget/", overview.BudgetView.as_view(), name="overview-budget"),
+    path("uebersicht/versorgung/", overview.CoverageView.as_view(), name="overview-coverage"),
     path("suche/", search.SearchView.as_view(), name="search"),
     path("mein-traeger/", provider_view.MyProviderView.as_view(), name="my-provider"),
     path("", include("core.urls")),

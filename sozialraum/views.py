@@ -12,6 +12,8 @@ from cooperation.models import Agreement, NeedReport, Service
 from core.access import Action
 from regions.models import Indicator, Region, RegionLevel
 
+from . import dashboard
+
 WORKLIST_ROWS = 10
 REVIEW_DAYS = 30
 
@@ -31,12 +33,24 @@ def worklists(user) -> dict:
             .select_related("budget").order_by("-created_at").defer("snapshot"))
     unconfirmed = Service.objects.for_user(user, Action.VIEW).unconfirmed().filter(
         status__in=[ServiceStatus.ACTIVE, ServiceStatus.TEMPORARILY_CLOSED])
+    reviews_shown, review_count = _head(reviews)
+    needs_shown, need_count = _head(needs)
+    runs_shown, run_count = _head(runs)
     return {
-        "reviews": list(reviews[:WORKLIST_ROWS]), "review_count": reviews.count(), "review_by": review_by,
-        "needs": list(needs[:WORKLIST_ROWS]), "need_count": needs.count(),
-        "runs": list(runs[:WORKLIST_ROWS]), "run_count": runs.count(),
+        "reviews": reviews_shown, "review_count": review_count, "review_by": review_by,
+        "needs": needs_shown, "need_count": need_count,
+        "runs": runs_shown, "run_count": run_count,
         "unconfirmed_count": unconfirmed.count(),
     }
+
+
+def _head(qs) -> tuple[list, int]:
+    """The first WORKLIST_ROWS rows and the number of all (counted only when
+    there are more than shown)."""
+    rows = list(qs[:WORKLIST_ROWS + 1])
+    if len(rows) <= WORKLIST_ROWS:
+        return rows, len(rows)
+    return rows[:WORKLIST_ROWS], qs.count()
 
 
 @login_required
@@ -45,15 +59,15 @@ def home(request):
     regions = Region.objects.for_user(user, Action.VIEW)
     context = {
         "levels": RegionLevel.objects.all(),
-        "region_count": regions.count(),
         "indicator_count": Indicator.objects.for_user(user, Action.VIEW).count(),
         "top_regions": regions.filter(depth=regions.order_by("depth").values("depth")[:1]).select_related("level")[:20],
     }
     if access.is_staff_reader(user):
-        context.update(
-            active_services=Service.objects.for_user(user, Action.VIEW).filter(status=ServiceStatus.ACTIVE).count(),
-            active_agreements=Agreement.objects.for_user(user, Action.VIEW).filter(
-                status=AgreementStatus.ACTIVE).count(),
-            work=worklists(user), today=timezone.localdate(),
-        )
+        years = dashboard.fiscal_years(user)
+        year = dashboard.choose_year(years, request.GET.get("jahr"))
+        figures = dashboard.key_figures(user, year, dashboard.year_budgets(user, year))
+        context.update(years=years, year=year, figures=figures, region_count=figures.regions,
+                       work=worklists(user), today=timezone.localdate())
+    else:
+        context["region_count"] = regions.count()
     return render(request, "sozialraum/home.html", context)

