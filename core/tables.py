@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.http import Http404, HttpResponse
 from django.utils import timezone
 from django.utils.formats import date_format, number_format
+from django.utils.functional import Promise
 from django.utils.text import slugify
 
 from core.api.renderers import write_csv, write_xlsx
@@ -122,6 +123,8 @@ class DataTable:
 
 def _export_value(value):
     value = raw(value)
+    if isinstance(value, Promise):  # a lazy translation (e.g. a choice label)
+        return str(value)
     if isinstance(value, float):  # never money; indicator values are Decimals
         return Decimal(repr(value))
     return value

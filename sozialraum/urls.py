@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from . import api, health, overview, provider_view, search, views
+from . import api, health, overview, profile, provider_view, search, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -13,6 +13,7 @@ urlpatterns = [
     path("suche/", search.SearchView.as_view(), name="search"),
     path("mein-traeger/", provider_view.MyProviderView.as_view(), name="my-provider"),
     path("", include("core.urls")),
+    path("raeume/<str:code>/profil/", profile.RegionProfileView.as_view(), name="region-profile"),
     path("raeume/", include("regions.urls")),
     path("organisationen/", include("cooperation.urls")),
     path("angebotsfinder/", include("cooperation.urls_directory")),

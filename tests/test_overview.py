@@ -237,6 +237,12 @@ class TestPages:
         with django_assert_max_num_queries(20):
             assert client.get(url).status_code == 200
 
+    def test_lazy_texts_export(self):
+        from django.utils.translation import gettext_lazy
+
+        table = DataTable("t", "T", [Column("a", "A")], rows=[[gettext_lazy("aktiv")]])
+        assert table.export_rows() == [["aktiv"]] and type(table.export_rows()[0][0]) is str
+
     def test_a_cell_with_a_link(self):
         table = DataTable("t", "T", [Column("a", "A"), Column("b", "B", MONEY)], rows=[[Cell("X", "/x/"), D("1")]])
         assert next(iter(table.html_rows()))[0] == {"text": "X", "url": "/x/", "note": "", "numeric": False,
