@@ -70,7 +70,7 @@ class Row:
                 self.amount)
 
 
-def _covering_parties(budget: Budget, region_ids: list[int]) -> dict[int, list[AgreementParty]]:
+def _covering_parties(budget: Budget, paths: dict[int, str]) -> dict[int, list[AgreementParty]]:
     """Parties with a share, by target region id (agreements covering the region
     or a region containing it, and the budget's field or a sub-field)."""
     year_start, year_end = datetime.date(budget.fiscal_year, 1, 1), datetime.date(budget.fiscal_year, 12, 31)
@@ -82,7 +82,6 @@ def _covering_parties(budget: Budget, region_ids: list[int]) -> dict[int, list[A
         ).filter(Q(agreement__valid_until__isnull=True) | Q(agreement__valid_until__gte=year_start))
         .select_related("organization").prefetch_related("agreement__regions").distinct()
     )
-    paths = dict(Region.objects.filter(pk__in=region_ids).values_list("pk", "path"))
     by_region = defaultdict(list)
     for party in parties:
         covered = [r.path for r in party.agreement.regions.all()]
@@ -98,9 +97,10 @@ def shares(budget: Budget, region_ids: list[int]) -> tuple[dict, list[str]]:
     explicit = defaultdict(dict)
     for s in ProviderShare.objects.filter(budget=budget, region_id__in=region_ids):
         explicit[s.region_id, s.part][s.organization_id] = (int(s.share * SCALE), ShareSource.TABLE, ())
-    by_region = _covering_parties(budget, region_ids)
+    regions = list(Region.objects.filter(pk__in=region_ids).values_list("pk", "path", "code"))
+    by_region = _covering_parties(budget, {pk: path for pk, path, _c in regions})
     result, problems = {}, []
-    codes = dict(Region.objects.filter(pk__in=region_ids).values_list("pk", "code"))
+    codes = {pk: code for pk, _p, code in regions}
     for region_id in region_ids:
         for part in Part.values:
             if (region_id, part) in explicit:

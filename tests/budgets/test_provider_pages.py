@@ -87,7 +87,7 @@ class TestBudgetProvidersPage:
     def test_query_count(self, setup, planner, django_assert_max_num_queries):
         c = client_for(planner)
         c.get(reverse("budget-providers", args=[setup.pk]))
-        with django_assert_max_num_queries(25):
+        with django_assert_max_num_queries(20):
             assert c.get(reverse("budget-providers", args=[setup.pk])).status_code == 200
 
 
