@@ -18,6 +18,7 @@ from django.core.paginator import Paginator
 from django.db.models import Prefetch, Sum
 from django.http import Http404, HttpResponse, HttpResponseNotFound, JsonResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext
@@ -26,6 +27,7 @@ from django.views import View
 
 from cooperation.access import is_staff_reader
 from core.access import Action
+from core.tables import INT, MONEY, Cell, Column, DataTable, attach_export_urls, export_response
 from core.views import ScopedDetailView, ScopedListView, history_rows
 from regions.models import Indicator
 from regions.views import format_period
@@ -34,6 +36,7 @@ from . import engine, exports, services
 from .choices import BudgetStatus, MissingPolicy, Part, RulePart, RunStatus, TermKind, Trigger
 from .filtersets import BudgetFilterSet
 from .models import Allocation, AllocationRule, AllocationRun, Budget, RegionBound, RuleTerm
+from .per_resident import per_resident_of_run
 
 RUN_HISTORY_LIMIT = 20
 # Keys of Allocation.breakdown besides the terms (written in German by the engine).
@@ -175,6 +178,16 @@ class BudgetDetailView(ScopedDetailView):
             Prefetch("rules", queryset=rule_queryset())
         )
 
+    def get(self, request, *args, **kwargs):
+        self.object = self.get_object()
+        context = self.get_context_data(object=self.object)
+        tables = [context["per_resident"]] if context["per_resident"] else []
+        exported = export_response(request, tables, stem=exports.file_stem(self.object))
+        if exported is not None:
+            return exported
+        attach_export_urls(request, tables)
+        return self.render_to_response(context)
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         budget = self.object
@@ -216,8 +229,24 @@ class BudgetDetailView(ScopedDetailView):
             can_change=Budget.objects.for_user(user, Action.CHANGE).filter(pk=budget.pk).exists(),
             is_staff_reader=is_staff_reader(user),
             history=history_rows(budget),
+            per_resident=per_resident_table(budget) if adopted else None,
         )
         return context
+
+
+def per_resident_table(budget: Budget) -> DataTable:
+    """The adopted allocation per resident of the target regions (the table
+    behind the page's map, whose values come from /api/v1/map-data/)."""
+    regions, result = per_resident_of_run(budget.adopted_run_id)
+    return DataTable(
+        key="je-einwohner", caption=gettext("Zuweisung je Einwohner (Einwohner: „%(key)s“, Stand %(period)s)") % {
+            "key": result.population_key, "period": format_period(result.period) if result.period else "–"},
+        columns=[Column("region", gettext("Raum")), Column("code", gettext("Schlüssel")),
+                 Column("allocated", gettext("zugewiesen"), MONEY), Column("residents", gettext("Einwohner"), INT),
+                 Column("per_resident", gettext("je Einwohner"), MONEY)],
+        rows=[[Cell(name, reverse("region-detail", args=[code])), code, result.allocated.get(pk),
+               result.population.get(pk), result.per_resident.get(pk)] for pk, code, name in regions],
+    )
 
 
 def duration_text(run: AllocationRun) -> str:

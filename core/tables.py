@@ -110,10 +110,9 @@ class DataTable:
                  "header": i == 0} for i, (value, column) in enumerate(zip(row, self.columns, strict=True))]
 
     def export_rows(self) -> list[list]:
-        rows = [[_export_value(v) for v in row] for row in self.rows]
-        if self.footer:
-            rows.append([_export_value(v) for v in self.footer])
-        return rows
+        """Typed values as the page shows them: whole numbers as int, money to the cent."""
+        rows = [*self.rows, *([self.footer] if self.footer else [])]
+        return [[_export_value(v, c) for v, c in zip(row, self.columns, strict=True)] for row in rows]
 
     def export_url(self, request, fmt: str) -> str:
         query = request.GET.copy()
@@ -121,12 +120,17 @@ class DataTable:
         return f"{request.path}?{query.urlencode()}"
 
 
-def _export_value(value):
+def _export_value(value, column: Column):
     value = raw(value)
     if isinstance(value, Promise):  # a lazy translation (e.g. a choice label)
         return str(value)
     if isinstance(value, float):  # never money; indicator values are Decimals
-        return Decimal(repr(value))
+        value = Decimal(repr(value))
+    if isinstance(value, Decimal):
+        if column.kind == INT and value == value.to_integral_value():
+            return int(value)
+        if column.kind == MONEY:
+            return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     return value
 
 

@@ -20,13 +20,13 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from budgets.models import Allocation, Budget, Expenditure
+from budgets.per_resident import path_prefixes, per_resident
 from cooperation.choices import AgreementStatus, ServiceStatus
 from cooperation.models import Agreement, Service
 from core.access import Action
 from core.models import FieldOfAction
 from regions.models import CompositeIndex, IndexClass, IndexResult, Indicator, IndicatorValue, Region, RegionLevel
 
-CENT = Decimal("0.01")
 # ColorBrewer "YlGnBu" (Cynthia Brewer, colorbrewer2.org, Apache-2.0 licensed colour values): sequential,
 # colour-blind safe and monotonic in lightness, so it reads in greyscale too. Dark classes get white text.
 PALETTES = {
@@ -299,43 +299,19 @@ def _index_map(user, level, regions, key, period) -> MapData:
     return data
 
 
-def population_indicator() -> str:
-    return settings.SOZIALRAUM_POPULATION_INDICATOR
-
-
 def _budget_map(user, level, regions, key) -> MapData:
     budget = (Budget.objects.for_user(user, Action.VIEW).filter(pk=int(key) if key.isdigit() else None)
               .with_adopted_run().first())
     if budget is None or not budget.adopted_run_id:
         raise MetricError(_("Unbekanntes Budget „%(key)s“ oder keine beschlossene Berechnung.") % {"key": key})
-    # allocations of the adopted run, summed up to the map level's regions (an allocation to a region
-    # above the level cannot be split and is left out)
-    allocated: dict[int, Decimal] = {}
-    level_ids = {pk for pk, _c, _n in regions}
-    paths = {path: pk for pk, path in Region.objects.filter(pk__in=level_ids).values_list("pk", "path")}
-    for path, amount in (Allocation.objects.filter(run_id=budget.adopted_run_id).values("region__path")
-                         .annotate(s=Sum("amount")).order_by().values_list("region__path", "s")):
-        target = next((paths[p] for p in _path_prefixes(path) if p in paths), None)
-        if target is not None:
-            allocated[target] = allocated.get(target, Decimal(0)) + amount
-    population_key = population_indicator()
-    pop_values = IndicatorValue.objects.filter(indicator__key=population_key, region_id__in=level_ids)
-    period = pop_values.aggregate(p=Max("period"))["p"] or ""
-    population = dict(pop_values.filter(period=period).values_list("region_id", "value")) if period else {}
-    per_resident = {pk: (amount / population[pk]).quantize(CENT, rounding=ROUND_HALF_UP)
-                    for pk, amount in allocated.items() if population.get(pk)}
-    data = MapData(metric=f"budget:{budget.pk}", title=_("%(name)s: Zuweisung je Einwohner") % {"name": budget.name},
-                   unit="€", period=str(budget.fiscal_year), level=level.key,
-                   note=_("Zuweisung der beschlossenen Berechnung geteilt durch die Einwohnerzahl "
-                          "(Indikator „%(key)s“, Stand %(period)s).") % {"key": population_key, "period": period or "–"})
-    return _classified(data, regions, per_resident, 2, "€")
-
-
-def _path_prefixes(path: str) -> list[str]:
-    """A region's own path and its ancestors' paths, deepest first (paths of
-    primary keys like ``1/14/``)."""
-    parts = path.split("/")[:-1]
-    return ["".join(f"{p}/" for p in parts[:i]) for i in range(len(parts), 0, -1)]
+    paths = dict(Region.objects.filter(pk__in=[pk for pk, _c, _n in regions]).values_list("path", "pk"))
+    result = per_resident(budget.adopted_run_id, paths)
+    data = MapData(metric=f"budget:{budget.pk}", title=_("%(name)s %(year)s: Zuweisung je Einwohner") % {
+        "name": budget.name, "year": budget.fiscal_year}, unit="€", period="", level=level.key,
+        note=_("Zuweisung der beschlossenen Berechnung geteilt durch die Einwohnerzahl "
+               "(Indikator „%(key)s“, Stand %(period)s).") % {"key": result.population_key,
+                                                               "period": result.period or "–"})
+    return _classified(data, regions, result.per_resident, 2, "€")
 
 
 # --- coverage -----------------------------------------------------------------------------
@@ -428,7 +404,7 @@ def coverage(user, level_key: str, index_key: str | None = None) -> tuple[list[F
     depth = regions[0][3].count("/") if regions else 0
     below: dict[str, list[int]] = {}  # an ancestor's path → the level's regions inside it
     for path, pk in by_path.items():
-        for prefix in _path_prefixes(path)[1:]:
+        for prefix in path_prefixes(path)[1:]:
             below.setdefault(prefix, []).append(pk)
     serving: dict[int, set[int]] = {pk: set() for pk, _c, _n, _p in regions}
     for sid, paths in service_paths.items():

@@ -10,6 +10,7 @@ import openpyxl
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from budgets.models import Expenditure
 from budgets.services import adopt, run_allocation
@@ -19,6 +20,14 @@ from sozialraum import dashboard
 from tests.factories import FieldOfActionFactory, IndicatorFactory, IndicatorValueFactory, ServiceFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def german():
+    """Texts built outside a request (dashboard functions, tables) are German
+    whatever an earlier test activated."""
+    with translation.override("de"):
+        yield
 
 
 def square(x, y, size=1.0):
@@ -194,7 +203,7 @@ class TestPages:
         assert 'data-values-url="/api/v1/map-data/?level=planungsraum&amp;metric=indicator%3Aquote"' in html
         assert 'data-geo-url="/api/v1/regions/?format=geojson&amp;level=planungsraum"' in html
         assert "Tabelle zur Karte: Quote je Planungsraum" in html and "12,0\u00a0%" in html
-        assert "9,6 bis 12,0\u00a0%" not in html and "12,0\u00a0%: 1 Raum" in html  # legend from the same classes
+        assert "9,6 bis 12,0\u00a0%" not in html and "12,0\u00a0%" in html  # the table's classes
 
     def test_budget_page_sums(self, city, planner, budget):
         html = client_for(planner).get("/uebersicht/budget/").content.decode()
@@ -248,3 +257,21 @@ class TestPages:
         assert next(iter(table.html_rows()))[0] == {"text": "X", "url": "/x/", "note": "", "numeric": False,
                                                     "header": True}
         assert table.export_rows() == [["X", D("1")]]
+
+
+class TestBudgetPage:
+    def test_map_and_table_per_resident(self, city, planner, budget, django_assert_max_num_queries):
+        client = client_for(planner)
+        html = client.get(f"/budgets/{budget.pk}/").content.decode()
+        assert f'data-values-url="/api/v1/map-data/?level=planungsraum&amp;metric=budget%3A{budget.pk}"' in html
+        assert "Zuweisung je Einwohner (Einwohner: „ew_gesamt“, Stand 2022)" in html
+        rows = list(csv.reader(io.StringIO(client.get(f"/budgets/{budget.pk}/", {
+            "export": "je-einwohner", "format": "csv"}).content.decode("utf-8-sig")), delimiter=";"))
+        assert rows[0] == ["region", "code", "allocated", "residents", "per_resident"]
+        assert rows[1:] == [["Nord-West", "P11", "250,00", "1000", "0,25"],
+                            ["Nord-Ost", "P12", "250,00", "2000", "0,13"],
+                            ["Süd-Mitte", "P21", "500,00", "4000", "0,13"]]
+        # the API's map values are the table's
+        body = client.get("/api/v1/map-data/", {"level": "planungsraum", "metric": f"budget:{budget.pk}"}).json()
+        assert [r["text"] for r in body["regions"]] == ["0,25\u00a0€", "0,13\u00a0€", "0,13\u00a0€"]
+        assert body["title"] == "Jugendhilfe 2027: Zuweisung je Einwohner"

@@ -90,6 +90,7 @@
       link.addEventListener("focus", show);
     });
     canvas.replaceChildren(svg);
+    legend(figure, values);
     const exportBox = figure.querySelector(".choropleth__export");
     if (exportBox) {
       exportBox.hidden = false;
@@ -97,6 +98,31 @@
         b.addEventListener("click", () => download(svg, figure.dataset.name || "karte", b.dataset.export, values));
       });
     }
+  }
+
+  function swatch(fill) {
+    const svg = el("svg", { class: "legend__swatch", width: 24, height: 16, viewBox: "0 0 24 16", "aria-hidden": "true", focusable: "false" });
+    if (fill === NODATA) hatch(el("defs", {}, svg), "nodata-legend");
+    el("rect", { x: 0.5, y: 0.5, width: 23, height: 15, fill: fill === NODATA ? "url(#nodata-legend)" : fill, stroke: "#1b1b1b" }, svg);
+    return svg;
+  }
+
+  // Caption and legend from the API's answer: title, period, note, classes with their counts.
+  function legend(figure, values) {
+    const title = figure.querySelector(".choropleth__title");
+    if (title) title.textContent = values.title + (values.period ? " (Stand " + values.period + ")" : "");
+    const note = figure.querySelector(".choropleth__note");
+    if (note) note.textContent = values.note || "";
+    const list = figure.querySelector(".map-legend");
+    if (!list) return;
+    const items = values.classes.map((c) => [c.color, `${c.label}: ${c.count} ${c.count === 1 ? "Raum" : "Räume"}`]);
+    items.push([NODATA, "schraffiert: kein Wert"]);
+    list.replaceChildren(...items.map(([fill, text]) => {
+      const li = document.createElement("li");
+      li.append(swatch(fill), text);
+      return li;
+    }));
+    list.hidden = false;
   }
 
   function standalone(svg, values) {

@@ -26,6 +26,9 @@ class TestMap:
         # the fill of each region is its class colour from /api/v1/map-data/ (three values, three classes)
         fills = page.eval_on_selector_all("figure.choropleth svg a path", "els => els.map(e => e.getAttribute('fill'))")
         assert len(set(fills)) == 3 and all(f.startswith("#") for f in fills)
+        # the legend from the API: one entry per class with its count, and "no value"
+        legend = page.locator("figure.choropleth .map-legend li").all_inner_texts()
+        assert legend == ["2,5\u00a0%: 1 Raum", "7,5\u00a0%: 1 Raum", "12,0\u00a0%: 1 Raum", "schraffiert: kein Wert"]
         # keyboard focus shows the value
         page.locator("a.choropleth-region[data-code='P21']").focus()
         assert page.locator(".choropleth__details").inner_text() == "Süd-Mitte (P21): 12,0\u00a0%, Klasse 12,0\u00a0%"
