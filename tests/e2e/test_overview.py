@@ -60,3 +60,25 @@ class TestBudgetCharts:
         page.locator("figure[data-chart='regions'] svg rect.chart__bar--spent").first.wait_for()
         # one bar pair per region plus the legend's pair
         assert page.locator("figure[data-chart='regions'] svg rect.chart__bar--allocated").count() == 3 + 1
+
+
+class TestRegionProfile:
+    def test_locations_map_and_print_layout(self, page_for, planner, city, org_a):  # noqa: F811
+        from decimal import Decimal as D
+
+        from tests.factories import LocationFactory
+
+        LocationFactory(organization=org_a, name="Haus am Park", latitude=D("52.5"), longitude=D("13.5"))
+        LocationFactory(organization=org_a, name="Anderswo", latitude=D("52.5"), longitude=D("15.5"))  # in P21
+        page = page_for(planner)
+        page.goto("/raeume/P11/profil/")
+        points = page.locator("figure.pointmap svg circle")
+        points.first.wait_for()
+        assert points.count() == 1  # only the location inside P11, as in the table
+        assert page.locator("#table-standorte tbody tr").count() == 1
+        print_button = page.get_by_role("button", name="Profil drucken")
+        assert print_button.is_visible()
+        page.emulate_media(media="print")
+        assert not page.locator("nav.main-nav").is_visible() and not print_button.is_visible()
+        assert not page.locator(".export-links").first.is_visible()
+        assert page.locator("#table-indikatoren").is_visible()
