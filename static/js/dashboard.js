@@ -70,7 +70,7 @@
     const height = Math.round((maxY - minY) * scale + 2 * pad);
     const project = ([x, y]) => [(pad + (x - minX) * k * scale).toFixed(1), (pad + (maxY - y) * scale).toFixed(1)];
 
-    const svg = el("svg", { xmlns: SVG, viewBox: `0 0 ${width} ${height}`, class: "map map--choropleth", role: "group",
+    const svg = el("svg", { xmlns: SVG, viewBox: `0 0 ${width} ${height}`, class: "map--choropleth", role: "group",
       "aria-label": "Karte: " + values.title });
     el("title", {}, svg).textContent = values.title + (values.period ? " (Stand " + values.period + ")" : "");
     const defs = el("defs", {}, svg);
@@ -310,7 +310,7 @@
       const scale = (width - 2 * pad) / Math.max((maxX - minX) * k, 1e-9);
       const height = Math.round((maxY - minY) * scale + 2 * pad);
       const project = ([x, y]) => [(pad + (x - minX) * k * scale).toFixed(1), (pad + (maxY - y) * scale).toFixed(1)];
-      const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, class: "map map--points", focusable: "false" });
+      const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, class: "map--points", focusable: "false" });
       geo.features.forEach((f) => {
         const d = rings(f.geometry).map((poly) => poly.map((ring) => "M" + ring.map(project).join("L") + "Z").join("")).join("");
         el("path", { d: d, fill: "#edf8b1", stroke: "#1b1b1b", "stroke-width": 1.5 }, svg);
