@@ -4,6 +4,7 @@ Idempotent: running it again changes nothing. Uses the same import code path as
 the upload page and the API, on files shipped in sozialraum/demo_data/berlin/.
 """
 
+import datetime
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -16,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from budgets.choices import RulePart, RunStatus, SplitMode, TermKind
-from budgets.models import AllocationRule, Budget, RuleTerm
+from budgets.models import AllocationRule, Budget, Expenditure, RuleTerm
 from budgets.services import adopt, run_allocation
 from core.access import Role
 from core.imports.base import import_now
@@ -87,15 +88,22 @@ class Command(BaseCommand):
             if not opts["no_users"]:
                 self._users()
 
-    @transaction.atomic
     def _budget(self):
-        """A youth-welfare budget of 10 million € over the 12 Bezirke: 60 % by
-        residents under 18, 40 % by a need index; the preventive part half equal,
-        half by residents under 18, with a base per Bezirk. Computed and adopted."""
+        """The youth-welfare budget of 2027 (planned) and of 2026 (running, with
+        spending from January to October)."""
+        self._youth_budget("Sozialraumbudget Jugendhilfe (Demo)", 2027, Decimal("10000000.00"))
+        current = self._youth_budget("Sozialraumbudget Jugendhilfe 2026 (Demo)", 2026, Decimal("9600000.00"))
+        self._expenditures(current, months=range(1, 11))
+
+    @transaction.atomic
+    def _youth_budget(self, name, year, total):
+        """A youth-welfare budget over the 12 Bezirke: 60 % by residents under
+        18, 40 % by a need index; the preventive part half equal, half by
+        residents under 18, with a base per Bezirk. Computed and adopted."""
         budget, created = Budget.objects.get_or_create(
-            name="Sozialraumbudget Jugendhilfe (Demo)", fiscal_year=2027, field=FieldOfAction.objects.get(key="kjh"),
+            name=name, fiscal_year=year, field=FieldOfAction.objects.get(key="kjh"),
             scope_region=Region.objects.get(code="BE"),
-            defaults={"target_level": RegionLevel.objects.get(key="bezirk"), "total": Decimal("10000000.00"),
+            defaults={"target_level": RegionLevel.objects.get(key="bezirk"), "total": total,
                       "split_mode": SplitMode.PERCENT, "case_specific": Decimal("60"),
                       "case_overarching": Decimal("25"), "preventive": Decimal("15")},
         )
@@ -120,6 +128,29 @@ class Command(BaseCommand):
         if budget.adopted_run is None and run.status == RunStatus.SUCCEEDED:
             adopt(run, None)
         self.stdout.write(f"Budget: {budget} – Berechnung #{run.pk} ({run.get_status_display()})")
+        return budget
+
+    @transaction.atomic
+    def _expenditures(self, budget, months):
+        """Monthly bookings per Bezirk and part (aggregates, no persons): 70 %
+        staff, 30 % material costs of a share of the month's pro-rata amount that
+        varies between 70 and 100 % by Bezirk and month. Once only."""
+        if budget.expenditures.exists() or budget.adopted_run is None:
+            return
+        rows = []
+        allocations = budget.adopted_run.allocations.select_related("region").order_by("region__code", "part")
+        for i, allocation in enumerate(allocations):
+            for month in months:
+                factor = Decimal("0.70") + Decimal("0.05") * ((i + month) % 7)
+                amount = (allocation.amount / 12 * factor).quantize(Decimal("0.01"))
+                staff = (amount * Decimal("0.7")).quantize(Decimal("0.01"))
+                for category, value in (("Personal", staff), ("Sachkosten", amount - staff)):
+                    rows.append(Expenditure(
+                        budget=budget, region=allocation.region, part=allocation.part, category=category,
+                        booking_date=datetime.date(budget.fiscal_year, month, 28), amount=value,
+                        recipient="Sammelbuchung Bezirk", text=f"{category} {month:02d}/{budget.fiscal_year}"))
+        Expenditure.objects.bulk_create(rows)
+        self.stdout.write(f"Ausgaben: {len(rows)} Buchungen für {budget}")
 
     @staticmethod
     def _fmt(summary):
