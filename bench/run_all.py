@@ -9,7 +9,10 @@
 5. bench/recompute.py: budget recompute per budget vs a numpy/COPY baseline;
 6. bench/services.py: the services list API and the directory page with
    10,000 offerings vs a bare values() view;
-7. bench/providers.py: Trägerbudgets of one budget from 60 agreements.
+7. bench/providers.py: Trägerbudgets of one budget from 60 agreements;
+8. bench/dashboards.py: empties the database again, loads the demo city
+   (manage.py load_demo) and times every dashboard page per persona
+   (≤ 200 ms, ≤ 20 queries; --quick checks the queries only).
 
 Results: printed tables and bench/out/results.json.
 
@@ -33,7 +36,8 @@ import common  # noqa: E402
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small smoke size (400 regions, 7,000 values)")
-    ap.add_argument("--runs", type=int, default=15, help="repetitions for the query medians (default 15)")
+    ap.add_argument("--runs", type=int, default=15,
+                    help="repetitions for the query medians and the dashboard pages (default 15; dashboards: 3 in --quick)")
     ap.add_argument(
         "--tracemalloc",
         choices=["separate", "inline", "off"],
@@ -56,6 +60,7 @@ def main(argv=None) -> int:
 
     where = common.configure()
     common.setup_django(allow_any_database=args.allow_any_database)
+    import dashboards
     import gen
     import import_values
     import providers
@@ -115,13 +120,22 @@ def main(argv=None) -> int:
     recompute.run(size, runs=5)
     passed_on = providers.run(runs=5)
     offerings = services.run(quick=args.quick, runs=7)
+    boards = dashboards.run(quick=args.quick, runs=args.runs)  # last: replaces the data with the demo city
 
     elapsed = time.perf_counter() - started
-    ok = (imp["import"]["ok"] and imp["reimport"]["idempotent"] and tree["one_query_each"] and tree["move"]["consistent"]
-          and offerings["constant_queries"] and passed_on["exact"])
+    checks = {
+        "import count": imp["import"]["ok"], "idempotent re-import": imp["reimport"]["idempotent"],
+        "one query per tree query": tree["one_query_each"], "tree consistent after a move": tree["move"]["consistent"],
+        "constant services queries": offerings["constant_queries"], "Trägerbudgets exact": passed_on["exact"],
+        "dashboard pages": boards["ok"],
+    }
+    ok = all(checks.values())
+    if not ok:
+        print(f"\nfailed checks: {', '.join(name for name, passed in checks.items() if not passed)}")
     results = common.load_results()
     results["meta"]["elapsed_seconds"] = round(elapsed, 1)
     results["meta"]["checks_passed"] = ok
+    results["meta"]["checks"] = checks
     common.save_results("meta", results["meta"])
     print(f"\nall checks passed: {ok}; total {common.fmt_s(elapsed)}; results in {common.RESULTS.relative_to(common.ROOT)}")
     if args.drop:
