@@ -1,7 +1,12 @@
 """"Mein Träger": the provider staff's page — their offerings (stale ones
 flagged, free places to update), agreements with pending confirmations,
 networks and open tasks, and their Trägerbudget with its spending. Everything
-through the models' ``for_user`` scopes; a fixed number of queries."""
+through the models' ``for_user`` scopes; a fixed number of queries.
+
+Its three tables (offerings, open tasks, Trägerbudget) keep their own HTML
+(forms and flags in the cells); each is also a :class:`core.tables.DataTable`
+with the same rows, so ``?export=<key>&format=csv|xlsx`` downloads exactly what
+the page shows."""
 
 from collections import defaultdict
 from decimal import Decimal
@@ -9,6 +14,7 @@ from decimal import Decimal
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.views.generic import TemplateView
@@ -20,9 +26,52 @@ from cooperation import access
 from cooperation.choices import AgreementStatus, ServiceStatus
 from cooperation.models import Agreement, AgreementParty, MeetingTask, Network, Organization, Service, confirmation_cutoff
 from core.access import Action
+from core.tables import DATE, INT, MONEY, Cell, Column, DataTable, attach_export_urls, export_response
 
 ZERO = Decimal("0.00")
 OPEN_AGREEMENTS = (AgreementStatus.DRAFT, AgreementStatus.NEGOTIATION, AgreementStatus.ACTIVE, AgreementStatus.SUSPENDED)
+
+
+def offering_table(services) -> DataTable:
+    """The offerings as the page lists them: the stale flag as a boolean, the
+    organisation always (the page shows it only for staff of several)."""
+    rows = [[Cell(s.name, reverse("service-detail", args=[s.uuid])), s.get_status_display(), s.organization.name,
+             timezone.localtime(s.last_confirmed_at).date() if s.last_confirmed_at else None, s.stale,
+             s.free_places, s.capacity, s.free_places_reported_at] for s in services]
+    return DataTable(
+        key="angebote", caption=gettext("Angebote, ihr Stand und ihre freien Plätze"),
+        columns=[Column("offering", gettext("Angebot")), Column("status", gettext("Status")),
+                 Column("organization", gettext("Organisation")),
+                 Column("last_confirmed", gettext("zuletzt bestätigt"), DATE),
+                 Column("confirmation_due", gettext("Bitte bestätigen")),
+                 Column("free_places", gettext("freie Plätze"), INT), Column("capacity", gettext("Plätze"), INT),
+                 Column("free_places_reported", gettext("freie Plätze gemeldet am"), DATE)],
+        rows=rows,
+    )
+
+
+def task_table(tasks) -> DataTable:
+    rows = [[Cell(t.title, reverse("meeting-detail", args=[t.meeting.uuid])), t.meeting.network.name, t.due,
+             t.overdue] for t in tasks]
+    return DataTable(
+        key="aufgaben", caption=gettext("Offene Aufgaben meiner Organisation"),
+        columns=[Column("task", gettext("Aufgabe")), Column("network", gettext("Netzwerk")),
+                 Column("due", gettext("fällig am"), DATE), Column("overdue", gettext("überfällig"))],
+        rows=rows,
+    )
+
+
+def budget_table(sums) -> DataTable:
+    """``sums``: (budget, {"allocated", "spent", "remaining"}) in the page's order."""
+    rows = [[b.name, b.fiscal_year, v["allocated"], v["spent"], v["remaining"], v["remaining"] < 0]
+            for b, v in sums]
+    return DataTable(
+        key="budget", caption=gettext("Trägerbudget, Ausgaben und Rest je Sozialraumbudget"),
+        columns=[Column("budget", gettext("Budget")), Column("fiscal_year", gettext("Haushaltsjahr"), INT),
+                 Column("allocated", gettext("Trägerbudget"), MONEY), Column("spent", gettext("ausgegeben"), MONEY),
+                 Column("remaining", gettext("verbleibend"), MONEY), Column("exceeded", gettext("überschritten"))],
+        rows=rows,
+    )
 
 
 class MyProviderView(LoginRequiredMixin, TemplateView):
@@ -33,7 +82,13 @@ class MyProviderView(LoginRequiredMixin, TemplateView):
         self.orgs = access.organization_ids(request.user)
         if not self.orgs:
             raise PermissionDenied(gettext("Diese Seite ist für Mitarbeitende von Trägern."))
-        return super().get(request, *args, **kwargs)
+        context = self.get_context_data(**kwargs)
+        tables = list(context["tables"].values())
+        exported = export_response(request, tables, stem="mein-traeger")
+        if exported is not None:
+            return exported
+        attach_export_urls(request, tables)
+        return self.render_to_response(context)
 
     def get_context_data(self, **kwargs):
         user, orgs, today = self.request.user, self.orgs, timezone.localdate()
@@ -81,12 +136,15 @@ class MyProviderView(LoginRequiredMixin, TemplateView):
             for k in ("allocated", "spent", "remaining"):
                 by_budget[budget_id][k] += v[k]
         budgets = {b.pk: b for b in Budget.objects.filter(pk__in=list(by_budget)).only("pk", "name", "fiscal_year")}
-        budget_rows = [{"budget": budgets[b], **{k: money(v) for k, v in sums.items()}, "over": sums["remaining"] < 0}
-                       for b, sums in sorted(by_budget.items(), key=lambda kv: (-budgets[kv[0]].fiscal_year,
-                                                                               budgets[kv[0]].name))]
+        budget_sums = sorted(((budgets[b], sums) for b, sums in by_budget.items()),
+                             key=lambda bs: (-bs[0].fiscal_year, bs[0].name))
+        budget_rows = [{"budget": b, **{k: money(v) for k, v in sums.items()}, "over": sums["remaining"] < 0}
+                       for b, sums in budget_sums]
+        tables = [offering_table(services), task_table(tasks), budget_table(budget_sums)]
         kwargs.update(
             organizations=organizations, services=services, stale_count=sum(s.stale for s in services),
             agreements=agreements, pending=pending, networks=networks, tasks=tasks,
             overdue_count=sum(t.overdue for t in tasks), budget_rows=budget_rows, today=today,
+            tables={t.key: t for t in tables},
         )
         return super().get_context_data(**kwargs)
