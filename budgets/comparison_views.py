@@ -18,6 +18,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.urls import reverse
 from django.utils.formats import number_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -27,10 +28,11 @@ from django.views.generic import TemplateView
 from shapely.geometry import shape
 
 from core.access import Action
+from core.tables import MONEY, PERCENT, Cell, Column, DataTable, attach_export_urls, export_response
 from regions.maps import LIGHT_FIELDS, PADDING, WIDTH, Projection, path_data
 from regions.models import Indicator, Region
 
-from . import engine, services
+from . import engine, exports, services
 from .choices import Part, RulePart, RunStatus
 from .forms import MAX_TERMS, RunCompareForm, WhatIfRuleForm, WhatIfTermFormSet, plain_decimal
 from .models import AllocationRun, Budget, RuleTerm
@@ -115,11 +117,37 @@ def comparison_rows(rows: list[dict]) -> dict:
     total_b = sum((r["b"] for r in rows), Decimal(0))
     return {
         "rows": out,
+        "totals": {"a": total_a, "b": total_b, "delta": total_b - total_a,
+                   "delta_percent": change_percent(total_a, total_b)},
         "total_a": money(total_a), "total_b": money(total_b),
         "total_delta": signed_money(total_b - total_a),
         "total_percent": signed_percent(change_percent(total_a, total_b)),
         "changed": sum(1 for r in rows if r["delta"]),
     }
+
+
+def comparison_table(result: dict, *, key: str, caption: str, label_a: str, label_b: str, label_delta: str,
+                     has_a: bool = True, links: bool = True) -> DataTable:
+    """The rows of ``comparison_rows`` as a file: region, code, the two amounts,
+    the difference b − a and the change in percent of a; the sums as the
+    footer. Without A (``has_a`` false: no run to compare with) A and the
+    difference are empty, as on the page."""
+    rows = []
+    for row in result["rows"]:
+        name = Cell(row["name"], reverse("region-detail", args=[row["region"]])) if links else row["name"]
+        rows.append([name, row["region"], row["a"] if has_a else None, row["b"],
+                     row["delta"] if has_a else None, row["delta_percent"]])
+    totals = result["totals"]
+    return DataTable(
+        key=key, caption=caption,
+        columns=[Column("region", gettext("Raum")), Column("code", gettext("Schlüssel")),
+                 Column("amount_a", label_a, MONEY), Column("amount_b", label_b, MONEY),
+                 Column("difference", label_delta, MONEY),
+                 Column("change_percent", gettext("Veränderung in %"), PERCENT)],
+        rows=rows,
+        footer=[gettext("Summe"), "", totals["a"] if has_a else None, totals["b"],
+                totals["delta"] if has_a else None, totals["delta_percent"]],
+    )
 
 
 # --- Map of differences ------------------------------------------------------------------
@@ -250,6 +278,15 @@ class BudgetCompareView(BudgetPageMixin, TemplateView):
 
     template_name = "budgets/budget_compare.html"
 
+    def get(self, request, *args, **kwargs):
+        context = self.get_context_data(**kwargs)
+        tables = [context["table"]] if context.get("table") else []
+        exported = export_response(request, tables, stem=f"{exports.file_stem(self.budget)}-vergleich")
+        if exported is not None:
+            return exported
+        attach_export_urls(request, tables)
+        return self.render_to_response(context)
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         budget = self.budget
@@ -273,6 +310,12 @@ class BudgetCompareView(BudgetPageMixin, TemplateView):
         visible = Region.objects.for_user(self.request.user, Action.VIEW)
         context.update(
             result=result,
+            table=comparison_table(
+                result, key="vergleich",
+                caption=gettext("Beträge je Raum: Berechnung #%(a)s (A) und #%(b)s (B)") % {"a": run_a.pk, "b": run_b.pk},
+                label_a=gettext("Betrag A (#%(run)s)") % {"run": run_a.pk},
+                label_b=gettext("Betrag B (#%(run)s)") % {"run": run_b.pk}, label_delta=gettext("Differenz (B − A)"),
+            ),
             run_a=run_a, run_b=run_b, adopted_id=adopted, same_run=run_a.pk == run_b.pk,
             map=delta_map(
                 result["rows"], visible, id_prefix=f"vergleich-{budget.pk}",
@@ -300,9 +343,13 @@ class BudgetWhatIfView(BudgetPageMixin, TemplateView):
 
     def get(self, request, *args, **kwargs):
         self.get_budget()
+        export_response(request, [], stem="")  # the result exists only after a POST: ?export= is 404 here
         return self.render_to_response(self.get_context_data(entries=self.entries(None)))
 
     def post(self, request, *args, **kwargs):
+        """Compute the variant; with ``?export=variante&format=csv|xlsx`` (the
+        result's download buttons post the computed data again) answer the
+        file of the result table instead of the page."""
         budget = self.get_budget()
         entries = self.entries(self.with_blank_slots(request.POST))
         context = {"entries": entries}
@@ -318,6 +365,14 @@ class BudgetWhatIfView(BudgetPageMixin, TemplateView):
             context["error_count"] = sum(
                 len(e["form"].errors) + e["terms"].total_error_count() for e in entries
             )
+        tables = [context["table"]] if context.get("table") else []
+        exported = export_response(request, tables, stem=f"{exports.file_stem(budget)}-was-waere-wenn")
+        if exported is not None:
+            return exported
+        if tables:
+            attach_export_urls(request, tables)
+            tables[0].post_data = [(name, value) for name, values in request.POST.lists()
+                                   if name != "csrfmiddlewaretoken" for value in values]
         return self.render_to_response(self.get_context_data(**context))
 
     # -- forms ----------------------------------------------------------------------
@@ -434,6 +489,12 @@ class BudgetWhatIfView(BudgetPageMixin, TemplateView):
             "base_run": base_run,
             "base_adopted": base_run is not None and base_run.pk == budget.adopted_run_id,
             "result": compared,
+            "table": comparison_table(
+                compared, key="variante", caption=gettext("Beträge je Raum: aktuell und in der Variante"),
+                label_a=gettext("aktuell (#%(run)s)") % {"run": base_run.pk} if base_run else gettext("aktuell"),
+                label_b=gettext("Variante"), label_delta=gettext("Differenz"), has_a=base_run is not None,
+                links=False,
+            ),
             "excluded": excluded,
             "variant_parts": [{"label": part_label(k), "amount": money(v)} for k, v in variant.part_amounts.items()],
         }

@@ -37,9 +37,10 @@ from django.views.generic import CreateView, TemplateView, UpdateView
 
 from core.access import Action
 from core.imports.base import import_now
+from core.tables import MONEY, PERCENT, Cell, Column, DataTable, attach_export_urls, export_response
 from core.views import ScopedListView
 
-from . import services
+from . import exports, services
 from .choices import Part
 from .comparison_views import BudgetPageMixin
 from .filtersets import ExpenditureFilterSet
@@ -352,11 +353,62 @@ def month_chart(months: list[dict], *, id_prefix: str, title: str):
     )
 
 
+AMOUNT_COLUMNS = (("allocated", _("zugewiesen")), ("spent", _("ausgegeben")), ("remaining", _("verbleibend")))
+
+
+def utilisation_tables(data: dict, regions: list[dict], months: list[dict]) -> dict[str, DataTable]:
+    """The page's three tables as files, with the same rows: per region its
+    parts and its subtotal row ("zusammen"), the total as the footer; per cost
+    type; per month."""
+    amount_columns = [Column(key, str(label), MONEY) for key, label in AMOUNT_COLUMNS]
+    totals = data["totals"]
+    region_rows = []
+    for entry in regions:
+        for p in entry["values"]:
+            region_rows.append([entry["name"], entry["code"], part_label(p["part"]), p["allocated"], p["spent"],
+                                p["remaining"], p["percent"]])
+        s = entry["sum_values"]
+        region_rows.append([entry["name"], entry["code"], gettext("zusammen"), s["allocated"], s["spent"],
+                            s["remaining"], s["percent"]])
+    by_region = DataTable(
+        key="raeume", caption=gettext("Zugewiesen, ausgegeben und verbleibend je Raum und Teil"),
+        columns=[Column("region", gettext("Raum")), Column("code", gettext("Schlüssel")),
+                 Column("part", gettext("Teil")), *amount_columns,
+                 Column("percent", gettext("ausgeschöpft"), PERCENT)],
+        rows=region_rows,
+        footer=[gettext("Summe"), "", "", totals["allocated"], totals["spent"], totals["remaining"],
+                totals["percent"]],
+    )
+    by_category = DataTable(
+        key="kostenarten", caption=gettext("Ausgegeben je Kostenart und Anteil am zugewiesenen Gesamtbetrag"),
+        columns=[Column("category", gettext("Kostenart")), Column("spent", gettext("ausgegeben"), MONEY),
+                 Column("percent", gettext("Anteil am zugewiesenen Betrag"), PERCENT)],
+        rows=[[c["category"], c["spent"], c["percent"]] for c in data["categories"]],
+        footer=[gettext("Summe"), totals["spent"], totals["percent"]],
+    )
+    by_month = DataTable(
+        key="monate", caption=gettext("Ausgegeben je Monat"),
+        columns=[Column("month", gettext("Monat")), Column("spent", gettext("ausgegeben"), MONEY)],
+        rows=[[Cell(m["label"], m["url"]), m["value"]] for m in months],
+    )
+    return {"raeume": by_region, "kostenarten": by_category, "monate": by_month}
+
+
 class BudgetUtilisationView(BudgetPageMixin, TemplateView):
     """Allocated (adopted run), spent and remaining per region and part; spent
-    per cost type and per month of the fiscal year."""
+    per cost type and per month of the fiscal year. Each table also as CSV/XLSX
+    (``?export=raeume|kostenarten|monate``)."""
 
     template_name = "budgets/budget_utilisation.html"
+
+    def get(self, request, *args, **kwargs):
+        context = self.get_context_data(**kwargs)
+        tables = list(context["tables"].values())
+        exported = export_response(request, tables, stem=f"{exports.file_stem(self.budget)}-auslastung")
+        if exported is not None:
+            return exported
+        attach_export_urls(request, tables)
+        return self.render_to_response(context)
 
     def get_context_data(self, **kwargs):
         budget = self.get_budget()
@@ -368,6 +420,7 @@ class BudgetUtilisationView(BudgetPageMixin, TemplateView):
                 "allocated": None if row["allocated"] is None else Decimal("0.00"), "spent": Decimal("0.00"),
             })
             entry["parts"].append({"label": part_label(row["part"]), **_amounts(row)})
+            entry.setdefault("values", []).append(row)
             if row["allocated"] is not None:
                 entry["allocated"] += row["allocated"]
             entry["spent"] += row["spent"]
@@ -375,12 +428,14 @@ class BudgetUtilisationView(BudgetPageMixin, TemplateView):
         for entry in regions.values():
             allocated, spent = entry["allocated"], entry["spent"]
             remaining = None if allocated is None else allocated - spent
-            entry["sum"] = _amounts({"allocated": allocated, "spent": spent, "remaining": remaining,
-                                     "percent": _percent(spent, allocated)})
+            entry["sum_values"] = {"allocated": allocated, "spent": spent, "remaining": remaining,
+                                   "percent": _percent(spent, allocated)}
+            entry["sum"] = _amounts(entry["sum_values"])
             region_rows.append(entry)
+        expenditures_url = reverse("budget-expenditures", kwargs={"pk": budget.pk})
         months = [
             {"label": f"{MONTHS[int(m['month'][5:7])]} {m['month'][:4]}", "month": m["month"],
-             "spent": money(m["spent"])}
+             "spent": money(m["spent"]), "value": m["spent"], "url": f"{expenditures_url}?month={m['month']}"}
             for m in data["months"]
         ]
         kwargs.update(
@@ -392,5 +447,6 @@ class BudgetUtilisationView(BudgetPageMixin, TemplateView):
             months=months,
             chart=month_chart(data["months"], id_prefix=f"monate-{budget.pk}",
                               title=gettext("Ausgaben je Monat %(year)s") % {"year": budget.fiscal_year}),
+            tables=utilisation_tables(data, region_rows, months),
         )
         return super().get_context_data(**kwargs)

@@ -24,12 +24,13 @@ from django.views.generic import TemplateView
 
 from cooperation import access as cooperation_access
 from cooperation.models import Agreement, Organization
+from core.tables import MONEY, PERCENT, Cell, Column, DataTable, attach_export_urls, export_response
 
-from . import providers
+from . import exports, providers
 from .choices import Part, ShareSource
 from .comparison_views import BudgetPageMixin
 from .models import Budget, Expenditure, ProviderAllocation, ProviderShare
-from .views import money, part_label
+from .views import money, part_label, plain
 
 ZERO = Decimal("0.00")
 
@@ -74,8 +75,53 @@ class ProviderShareForm(forms.ModelForm):
         return data
 
 
+def _organization_cell(org) -> Cell:
+    return Cell(org.name, reverse("organization-detail", args=[org.uuid]))
+
+
+def provider_tables(organizations: list[dict], rows: list[dict], shares: list) -> dict[str, DataTable]:
+    """The three tables of the Trägerbudgets page as files, with the same rows:
+    per provider; per region, part and provider (a retained amount has no
+    provider and no spending); the explicit shares."""
+    amount_columns = [Column("allocated", gettext("Trägerbudget"), MONEY), Column("spent", gettext("ausgegeben"), MONEY),
+                      Column("remaining", gettext("verbleibend"), MONEY)]
+    per_provider = DataTable(
+        key="traeger", caption=gettext("Trägerbudget, Ausgaben und Rest je Träger"),
+        columns=[Column("organization", gettext("Träger")), *amount_columns],
+        rows=[[_organization_cell(e["organization"]), e["allocated_value"], e["spent_value"],
+               e["allocated_value"] - e["spent_value"]] for e in organizations],
+    )
+    allocation_rows = []
+    for e in rows:
+        pa = e["row"]
+        allocation_rows.append([
+            pa.region.name, pa.region.code, e["part"],
+            _organization_cell(pa.organization) if pa.organization else gettext("nicht weitergegeben"),
+            plain(pa.share), e["source"], ", ".join(a.title for a in pa.agreements.all()), pa.amount, e["spent_value"],
+            None if e["spent_value"] is None else pa.amount - e["spent_value"],
+        ])
+    allocations = DataTable(
+        key="zuweisungen", caption=gettext("Trägerbudgets je Raum und Teil mit Anteil, Grundlage und Ausgaben"),
+        columns=[Column("region", gettext("Raum")), Column("code", gettext("Schlüssel")),
+                 Column("part", gettext("Teil")), Column("organization", gettext("Träger")),
+                 Column("share", gettext("Anteil"), PERCENT, decimals=4), Column("source", gettext("Grundlage")),
+                 Column("agreements", gettext("Vereinbarungen")), Column("amount", gettext("Betrag"), MONEY),
+                 Column("spent", gettext("ausgegeben"), MONEY), Column("remaining", gettext("verbleibend"), MONEY)],
+        rows=allocation_rows,
+    )
+    explicit = DataTable(
+        key="anteile", caption=gettext("Ausdrücklich festgelegte Anteile"),
+        columns=[Column("region", gettext("Raum")), Column("code", gettext("Schlüssel")),
+                 Column("part", gettext("Teil")), Column("organization", gettext("Träger")),
+                 Column("share", gettext("Anteil (%)"), PERCENT, decimals=4)],
+        rows=[[s.region.name, s.region.code, s.get_part_display(), s.organization.name, plain(s.share)] for s in shares],
+    )
+    return {"traeger": per_provider, "zuweisungen": allocations, "anteile": explicit}
+
+
 class BudgetProvidersView(BudgetPageMixin, TemplateView):
-    """The Trägerbudgets of a budget (staff who see the budget)."""
+    """The Trägerbudgets of a budget (staff who see the budget); each table
+    also as CSV/XLSX (``?export=traeger|zuweisungen|anteile``)."""
 
     template_name = "budgets/budget_providers.html"
 
@@ -83,6 +129,15 @@ class BudgetProvidersView(BudgetPageMixin, TemplateView):
         if request.user.is_authenticated and not cooperation_access.is_staff_reader(request.user):
             raise Http404  # provider staff see their own on "Mein Trägerbudget"
         return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request, *args, **kwargs):
+        context = self.get_context_data(**kwargs)
+        tables = list(context["tables"].values())
+        exported = export_response(request, tables, stem=f"{exports.file_stem(self.budget)}-traegerbudgets")
+        if exported is not None:
+            return exported
+        attach_export_urls(request, tables)
+        return self.render_to_response(context)
 
     def get_context_data(self, **kwargs):
         budget = self.get_budget()
@@ -102,7 +157,7 @@ class BudgetProvidersView(BudgetPageMixin, TemplateView):
         for pa in rows:
             s = spent.get((pa.region_id, pa.part, pa.organization_id), ZERO) if pa.organization_id else None
             table.append({"row": pa, "part": part_label(pa.part), "share": percent(pa.share),
-                          "source": ShareSource(pa.source).label, "amount": money(pa.amount),
+                          "source": ShareSource(pa.source).label, "amount": money(pa.amount), "spent_value": s,
                           "spent": money(s) if s is not None else "–",
                           "remaining": money(pa.amount - s) if s is not None else "–",
                           "over": s is not None and s > pa.amount})
@@ -115,14 +170,17 @@ class BudgetProvidersView(BudgetPageMixin, TemplateView):
             entry["spent"] = org_spent[org.pk]
         organizations = sorted(
             ({"organization": org, "allocated": money(v["allocated"]), "spent": money(v["spent"]),
-              "remaining": money(v["allocated"] - v["spent"])} for org, v in by_org.items()),
+              "remaining": money(v["allocated"] - v["spent"]), "allocated_value": v["allocated"],
+              "spent_value": v["spent"]} for org, v in by_org.items()),
             key=lambda e: e["organization"].name)
+        shares = list(ProviderShare.objects.filter(budget=budget).select_related("region", "organization"))
         _rows, problems = providers.compute(budget) if budget.adopted_run_id else ([], [])
         kwargs.update(
             budget=budget, rows=table, organizations=organizations, problems=problems,
             passed_on=money(sum((pa.amount for pa in rows if pa.organization_id), ZERO)),
             retained=money(sum((pa.amount for pa in rows if not pa.organization_id), ZERO)),
-            shares=ProviderShare.objects.filter(budget=budget).select_related("region", "organization"),
+            shares=shares,
+            tables=provider_tables(organizations, table, shares),
             share_form=kwargs.get("share_form") or (ProviderShareForm(budget=budget) if self.can_change else None),
             can_change=self.can_change,
             error_forms=[kwargs["share_form"]] if kwargs.get("share_form") else [],
@@ -166,6 +224,24 @@ class ProviderShareDeleteView(BudgetPageMixin, View):
         return redirect(reverse("budget-providers", args=[budget.pk]) + "#shares-heading")
 
 
+def my_budget_table(budget: Budget, entries: list[dict], several: bool) -> DataTable:
+    """One budget's table of "Mein Trägerbudget" as a file (``?export=budget-<id>``):
+    region, part, (the organisation when the user has several), Trägerbudget,
+    spent and remaining."""
+    org_column = [Column("organization", gettext("Organisation"))] if several else []
+    return DataTable(
+        key=f"budget-{budget.pk}",
+        caption=gettext("Trägerbudget je Raum und Teil – %(name)s") % {"name": budget.name},
+        columns=[Column("region", gettext("Raum")), Column("code", gettext("Schlüssel")),
+                 Column("part", gettext("Teil")), *org_column,
+                 Column("allocated", gettext("Trägerbudget"), MONEY), Column("spent", gettext("ausgegeben"), MONEY),
+                 Column("remaining", gettext("verbleibend"), MONEY)],
+        rows=[[e["region"].name, e["region"].code, e["part"],
+               *([e["organization"].name if e["organization"] else ""] if several else []),
+               e["values"]["allocated"], e["values"]["spent"], e["values"]["remaining"]] for e in entries],
+    )
+
+
 class MyProviderBudgetView(LoginRequiredMixin, TemplateView):
     """"Mein Trägerbudget": the Trägerbudgets of the user's organisations and
     their spending, per budget, region and part."""
@@ -177,7 +253,13 @@ class MyProviderBudgetView(LoginRequiredMixin, TemplateView):
         self.orgs = cooperation_access.organization_ids(request.user)
         if not self.orgs and not request.user.is_superuser:
             raise PermissionDenied(gettext("Diese Seite ist für Mitarbeitende von Trägern."))
-        return super().get(request, *args, **kwargs)
+        context = self.get_context_data(**kwargs)
+        tables = [s["table"] for s in context["sections"]]
+        exported = export_response(request, tables, stem="mein-traegerbudget")
+        if exported is not None:
+            return exported
+        attach_export_urls(request, tables)
+        return self.render_to_response(context)
 
     def get_context_data(self, **kwargs):
         totals = providers.totals_for_organizations(self.orgs)
@@ -192,11 +274,13 @@ class MyProviderBudgetView(LoginRequiredMixin, TemplateView):
                 orgs[kv[0][3]].name if kv[0][3] in orgs else "")):
             grouped[b].append({"region": regions[r], "part": part_label(p), "organization": orgs.get(o),
                                "allocated": money(v["allocated"]), "spent": money(v["spent"]),
-                               "remaining": money(v["remaining"]), "over": v["remaining"] < 0})
+                               "remaining": money(v["remaining"]), "over": v["remaining"] < 0, "values": v})
         sections = []
+        several = len(orgs) > 1  # the page names the organisation of a row only then
         for b, entries in grouped.items():
             sums = {k: sum((v[k] for key, v in totals.items() if key[0] == b), ZERO)
                     for k in ("allocated", "spent", "remaining")}
-            sections.append({"budget": budgets[b], "rows": entries, **{k: money(v) for k, v in sums.items()}})
+            sections.append({"budget": budgets[b], "rows": entries, **{k: money(v) for k, v in sums.items()},
+                             "table": my_budget_table(budgets[b], entries, several)})
         kwargs.update(sections=sections, organizations=sorted(orgs.values(), key=lambda o: o.name))
         return super().get_context_data(**kwargs)

@@ -7,6 +7,7 @@ filters with the API's FilterSet, recompute and adoption go through
 never a fresh computation, so it explains exactly what was computed.
 """
 
+import re
 from decimal import Decimal
 from fractions import Fraction
 
@@ -27,13 +28,24 @@ from django.views import View
 
 from cooperation.access import is_staff_reader
 from core.access import Action
-from core.tables import INT, MONEY, Cell, Column, DataTable, attach_export_urls, export_response
+from core.tables import (
+    DATE,
+    DECIMAL,
+    INT,
+    MONEY,
+    PERCENT,
+    Cell,
+    Column,
+    DataTable,
+    attach_export_urls,
+    export_response,
+)
 from core.views import ScopedDetailView, ScopedListView, history_rows
 from regions.models import Indicator
 from regions.views import format_period
 
 from . import engine, exports, services
-from .choices import BudgetStatus, MissingPolicy, Part, RulePart, RunStatus, TermKind, Trigger
+from .choices import BudgetStatus, MissingPolicy, Part, RulePart, RunStatus, SplitMode, TermKind, Trigger
 from .filtersets import BudgetFilterSet
 from .models import Allocation, AllocationRule, AllocationRun, Budget, RegionBound, RuleTerm
 from .per_resident import per_resident_of_run
@@ -72,6 +84,15 @@ def number(value, places: int | None = None) -> str:
     else:
         value = value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize()
     return number_format(value, force_grouping=True).replace("-", "\u2212")
+
+
+def plain(value) -> Decimal | None:
+    """A decimal for an export as ``number`` shows it: without trailing zeros
+    (0.600000 × 100 → 60), never in exponent notation; None stays None."""
+    if value is None or value == "":
+        return None
+    value = Decimal(value)
+    return value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize()
 
 
 def percent(fraction: Fraction | Decimal, places: int = 2) -> str:
@@ -182,6 +203,8 @@ class BudgetDetailView(ScopedDetailView):
         self.object = self.get_object()
         context = self.get_context_data(object=self.object)
         tables = [context["per_resident"]] if context["per_resident"] else []
+        tables += [context["parts_table"], *[t for r in context["rules"] for t in (r["terms_table"], r["bounds_table"])],
+                   context["runs_table"]]
         exported = export_response(request, tables, stem=exports.file_stem(self.object))
         if exported is not None:
             return exported
@@ -206,6 +229,8 @@ class BudgetDetailView(ScopedDetailView):
                 ],
                 "bounds": [{"region": b.region, "floor": money(b.floor), "cap": money(b.cap)}
                            for b in rule.bounds.all()],
+                "terms_table": terms_table(rule),
+                "bounds_table": bounds_table(rule),
             })
         run, adopted = shown_run(budget)
         runs = list(budget.runs.select_related("triggered_by").order_by("-created_at", "-pk")[:RUN_HISTORY_LIMIT])
@@ -230,8 +255,82 @@ class BudgetDetailView(ScopedDetailView):
             is_staff_reader=is_staff_reader(user),
             history=history_rows(budget),
             per_resident=per_resident_table(budget) if adopted else None,
+            parts_table=parts_table(budget, part_keys, amounts),
+            runs_table=runs_table(runs, budget.adopted_run_id, limited=len(runs) == RUN_HISTORY_LIMIT),
         )
         return context
+
+
+# The tables of the budget page as files (the page draws them itself; these hold the same rows, typed).
+
+
+def parts_table(budget: Budget, part_keys: list[str], amounts: dict) -> DataTable:
+    """"Teile des Budgets": the setting of each part (percent or euros, as the
+    budget splits) and its amount; the total as the footer."""
+    unit = "%" if budget.split_mode == SplitMode.PERCENT else "€"
+    return DataTable(
+        key="teile", caption=gettext("Teile des Budgets"),
+        columns=[Column("part", gettext("Teil")), Column("setting", gettext("festgelegt"), DECIMAL, decimals=2),
+                 Column("setting_unit", gettext("Einheit")), Column("amount", gettext("Betrag"), MONEY)],
+        rows=[[part_label(k), plain(getattr(budget, k)), unit, amounts[k]] for k in part_keys],
+        footer=[gettext("Summe"), None, "", budget.total],
+    )
+
+
+def _indicator_cell(indicator) -> Cell | None:
+    return Cell(indicator.name, reverse("indicator-detail", args=[indicator.key])) if indicator is not None else None
+
+
+def terms_table(rule: AllocationRule) -> DataTable:
+    """"Verteilungsgrundlagen" of one rule: kind, weight in percent, indicator,
+    factor and period (the stored period, "neuester" when none is fixed)."""
+    rows = []
+    for t in rule.terms.all():
+        equal = t.kind == TermKind.EQUAL
+        rows.append([t.get_kind_display(), plain(t.weight * 100), _indicator_cell(t.indicator),
+                     _indicator_cell(t.factor_indicator), "" if equal else (t.period or gettext("neuester"))])
+    return DataTable(
+        key=f"grundlagen-{rule.part}", caption=gettext("Verteilungsgrundlagen"),
+        columns=[Column("kind", gettext("Art")), Column("weight", gettext("Gewicht"), PERCENT, decimals=2),
+                 Column("indicator", gettext("Indikator")), Column("factor", gettext("Faktor")),
+                 Column("period", gettext("Zeitraum"))],
+        rows=rows,
+    )
+
+
+def bounds_table(rule: AllocationRule) -> DataTable:
+    """"Grenzen je Raum" of one rule."""
+    return DataTable(
+        key=f"grenzen-{rule.part}", caption=gettext("Grenzen je Raum"),
+        columns=[Column("region", gettext("Raum")), Column("code", gettext("Schlüssel")),
+                 Column("floor", gettext("Untergrenze"), MONEY), Column("cap", gettext("Obergrenze"), MONEY)],
+        rows=[[b.region.name, b.region.code, b.floor, b.cap] for b in rule.bounds.all()],
+    )
+
+
+def runs_table(runs: list[AllocationRun], adopted_id, *, limited: bool) -> DataTable:
+    """The run history: time (local, without zone: spreadsheets have none),
+    status, adopted or not, duration in seconds, trigger, who, error."""
+    caption = gettext("Berechnungen, neueste zuerst")
+    if limited:
+        caption += " " + gettext("(die %(n)s neuesten)") % {"n": len(runs)}
+    rows = []
+    for r in runs:
+        seconds = None
+        if r.started_at is not None and r.finished_at is not None:
+            seconds = Decimal((r.finished_at - r.started_at).total_seconds()).quantize(Decimal("0.01"))
+        who = (r.triggered_by.get_full_name() or r.triggered_by.username) if r.triggered_by else gettext("System")
+        rows.append([r.pk, timezone.localtime(r.created_at).replace(tzinfo=None, microsecond=0), r.get_status_display(),
+                     r.pk == adopted_id, seconds, r.get_trigger_display(), who, r.error])
+    return DataTable(
+        key="berechnungen", caption=caption,
+        columns=[Column("run", "#", INT), Column("created_at", gettext("Zeitpunkt"), DATE),
+                 Column("status", gettext("Status")), Column("adopted", gettext("beschlossen")),
+                 Column("duration_seconds", gettext("Dauer"), DECIMAL, decimals=2),
+                 Column("trigger", gettext("Anlass")), Column("triggered_by", gettext("ausgelöst von")),
+                 Column("error", gettext("Fehler"))],
+        rows=rows,
+    )
 
 
 def per_resident_table(budget: Budget) -> DataTable:
@@ -398,7 +497,10 @@ def explain_part(part_key: str, amount: Decimal, rule: dict, allocations: list, 
             "bound": a.bound,
         })
     bounds = rule.get("bounds", [])
+    table = explanation_table(part_key, terms, input_keys, names, periods, columns, labels, allocations,
+                              by_code, breakdowns, index, values, part_sum)
     return {
+        "table": table,
         "key": part_key,
         "label": part_label(part_key),
         "amount": money(amount),
@@ -423,6 +525,84 @@ def explain_part(part_key: str, amount: Decimal, rule: dict, allocations: list, 
     }
 
 
+def _exact(value) -> Decimal:
+    """A breakdown amount as ``exact_money`` shows it: to the cent when it is
+    whole cents, else its exact decimals."""
+    value = Decimal(value)
+    cents = value.quantize(Decimal("0.01"))
+    return cents if value == cents else value.normalize()
+
+
+def _snake(text: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "_", text.lower()).strip("_")
+
+
+def _unique_key(key: str, used: set[str]) -> str:
+    out, n = key, 2
+    while out in used:
+        out, n = f"{key}_{n}", n + 1
+    used.add(out)
+    return out
+
+
+def _term_key(term: dict) -> str:
+    """The export column of a term's contribution: term_equal, term_<indicator>
+    or term_<indicator>_x_<factor> (indicator keys in snake_case)."""
+    if term["kind"] == TermKind.EQUAL:
+        return "term_equal"
+    key = "term_" + _snake(term.get("indicator") or "")
+    return key + ("_x_" + _snake(term["factor_indicator"]) if term.get("factor_indicator") else "")
+
+
+BREAKDOWN_EXPORT_KEYS = {BASE_KEY: "base", BOUND_KEY: "bound_adjustment", ROUNDING_KEY: "rounding"}
+
+
+def explanation_table(part_key, terms, input_keys, names, periods, columns, labels, allocations, by_code,
+                      breakdowns, index, values, part_sum) -> DataTable:
+    """The per-region table of one part as a file: the same rows as the page
+    (the page's regions), inputs and breakdown exact (up to six decimals, as the
+    page shows them), the share in percent to four decimals, the amount; the
+    part's sum as the footer."""
+    used = {"region", "code", "bound", "share", "amount"}
+    export_columns = [Column("region", gettext("Raum")), Column("code", gettext("Schlüssel")),
+                      Column("bound", gettext("Grenze"))]
+    for skey, key in input_keys:
+        period = format_period(periods.get(skey, ""))
+        label = f"{names.get(key, key)} ({period})" if period else names.get(key, key)
+        export_columns.append(Column(_unique_key("input_" + _snake(key), used), label, DECIMAL, decimals=6))
+    export_columns.append(Column("share", gettext("Anteil"), PERCENT, decimals=4))
+    term_by_label = {}
+    for t in terms:
+        term_by_label.setdefault(t["label"], t)
+    for k in columns:
+        key = BREAKDOWN_EXPORT_KEYS.get(k) or (_term_key(term_by_label[k]) if k in term_by_label else _snake(k))
+        export_columns.append(Column(_unique_key(key, used), str(labels.get(k, k)), DECIMAL, decimals=6))
+    export_columns.append(Column("amount", gettext("Betrag"), MONEY))
+    bound_labels = {"floor": gettext("Untergrenze"), "cap": gettext("Obergrenze")}
+    rows = []
+    for a in allocations:
+        code = a.region.code
+        i = index.get(code)
+        breakdown = breakdowns.get(code, {})
+        share = None
+        if code in by_code:
+            fraction = by_code[code].share
+            share = (Decimal(fraction.numerator) / Decimal(fraction.denominator) * 100).quantize(Decimal("0.0001"))
+        rows.append([
+            a.region.name, code, bound_labels.get(a.bound, ""),
+            *[plain(values.get(skey, [])[i]) if i is not None else None for skey, _key in input_keys],
+            share,
+            *[_exact(breakdown[k]) if k in breakdown else None for k in columns],
+            a.amount,
+        ])
+    return DataTable(
+        key=f"teil-{part_key}",
+        caption=gettext("%(part)s: Eingangswerte, Anteil und Zusammensetzung je Raum") % {"part": part_label(part_key)},
+        columns=export_columns, rows=rows,
+        footer=[gettext("Summe"), "", "", *[None] * (len(export_columns) - 4), part_sum],
+    )
+
+
 class BudgetExplanationView(ScopedDetailView):
     """ "Wie wird gerechnet?": the rule of the shown run in plain German with its
     numbers, and per region the inputs, share and breakdown — the amounts as
@@ -435,6 +615,16 @@ class BudgetExplanationView(ScopedDetailView):
 
     def scoped_queryset(self, qs):
         return qs.select_related("field", "scope_region", "target_level").with_adopted_run()
+
+    def get(self, request, *args, **kwargs):
+        self.object = self.get_object()
+        context = self.get_context_data(object=self.object)
+        tables = [p["table"] for p in context["parts"] if "table" in p]
+        exported = export_response(request, tables, stem=exports.file_stem(self.object))
+        if exported is not None:
+            return exported
+        attach_export_urls(request, tables)
+        return self.render_to_response(context)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
