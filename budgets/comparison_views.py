@@ -10,26 +10,19 @@ Access like the other budget pages: a budget the user does not see is 404;
 what-if, like "Neu berechnen", needs the right to change the budget (403).
 """
 
-import hashlib
 from decimal import Decimal
 
-import shapely
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.urls import reverse
 from django.utils.formats import number_format
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
-from shapely.geometry import shape
 
 from core.access import Action
 from core.tables import MONEY, PERCENT, Cell, Column, DataTable, attach_export_urls, export_response
-from regions.maps import LIGHT_FIELDS, PADDING, WIDTH, Projection, path_data
 from regions.models import Indicator, Region
 
 from . import engine, exports, services
@@ -39,7 +32,6 @@ from .models import AllocationRun, Budget, RuleTerm
 from .views import money, part_label, rule_queryset
 
 RUN_CHOICES_LIMIT = 100
-MAP_CACHE_SECONDS = 24 * 3600
 
 
 # --- Shared by the budget sub-pages ------------------------------------------------------
@@ -174,90 +166,6 @@ def delta_class(delta: Decimal, percent: Decimal | None) -> str:
     return "down-strong" if strong else "down"
 
 
-def _paths(regions: list[dict]) -> tuple[int, dict[int, str]]:
-    """(height, {pk: SVG path}) of ``regions`` projected together; cached by
-    the regions and their last change, boundaries loaded only on a miss."""
-    digest = hashlib.sha256(
-        "|".join(f"{r['pk']}:{r['updated_at'].isoformat() if r['updated_at'] else ''}" for r in regions).encode()
-    ).hexdigest()
-    key = f"budget-delta-map:{digest}"
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
-    boundaries = dict(Region.objects.filter(pk__in=[r["pk"] for r in regions]).values_list("pk", "boundary"))
-    boxes = [(r["bbox_min_lon"], r["bbox_min_lat"], r["bbox_max_lon"], r["bbox_max_lat"]) for r in regions]
-    if all(b[0] is not None for b in boxes):
-        bounds = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
-                  max(b[3] for b in boxes))
-    else:
-        bounds = shapely.union_all([shape(g) for g in boundaries.values() if g]).bounds
-    projection = Projection(bounds)
-    paths = {pk: path_data(g, projection) for pk, g in boundaries.items() if g}
-    cached = (projection.height, {pk: d for pk, d in paths.items() if d})
-    cache.set(key, cached, MAP_CACHE_SECONDS)
-    return cached
-
-
-def delta_map(rows: list[dict], visible_regions, *, id_prefix: str, title: str) -> dict | None:
-    """An inline SVG map of the differences (one class per region, see
-    ``DELTA_CLASSES``) for the rows of ``comparison_rows``. Drawn from the
-    regions the user sees that have a boundary, with ``regions.maps``'
-    projection and simplification; no links (the table beside it is the
-    accessible alternative and links every region). None when nothing can be
-    drawn."""
-    by_code = {r["region"]: r for r in rows}
-    regions = list(
-        visible_regions.filter(code__in=list(by_code)).exclude(boundary=None).order_by("code").values(*LIGHT_FIELDS)
-    )
-    if not regions:
-        return None
-    height, paths = _paths(regions)
-    drawn = [r for r in regions if r["pk"] in paths]
-    if not drawn:
-        return None
-    title_id, desc_id = f"{id_prefix}-title", f"{id_prefix}-desc"
-    missing = len(rows) - len(drawn)
-    description = gettext(
-        "Jeder Raum ist nach der Veränderung seines Betrags eingefärbt; Abnahmen sind zusätzlich schraffiert. "
-        "Die Tabelle enthält dieselben Zahlen."
-    )
-    patterns = format_html_join(
-        "", '<pattern id="{}-{}" patternUnits="userSpaceOnUse" width="8" height="8" patternTransform="rotate(45)">'
-        '<rect width="8" height="8" fill="{}"/>{}</pattern>',
-        ((id_prefix, key, fill, mark_safe('<line x1="0" y1="0" x2="0" y2="8" stroke="#1b1b1b" stroke-width="1.5"/>')
-          if hatched else "") for key, (_label, fill, hatched) in DELTA_CLASSES.items()),
-    )
-    shapes = format_html_join(
-        "", '<g class="map-region"><title>{}</title><path d="{}" fill="url(#{}-{})" fill-rule="evenodd" '
-        'stroke="#1b1b1b" stroke-width="1" vector-effect="non-scaling-stroke"/></g>',
-        (
-            (
-                gettext("%(name)s (%(code)s): %(delta)s (%(percent)s)") % {
-                    "name": r["name"], "code": r["code"], "delta": by_code[r["code"]]["delta_text"],
-                    "percent": by_code[r["code"]]["percent_text"]},
-                mark_safe(paths[r["pk"]]), id_prefix, by_code[r["code"]]["class"],
-            )
-            for r in drawn
-        ),
-    )
-    svg = format_html(
-        '<svg xmlns="http://www.w3.org/2000/svg" class="map" viewBox="0 0 {} {}" role="img" '
-        'aria-labelledby="{}" aria-describedby="{}" preserveAspectRatio="xMidYMid meet">'
-        '<title id="{}">{}</title><desc id="{}">{}</desc><defs>{}</defs>{}</svg>',
-        WIDTH, max(height, 2 * PADDING), title_id, desc_id, title_id, title, desc_id, description, patterns, shapes,
-    )
-    present = {by_code[r["code"]]["class"] for r in drawn}
-    legend = [
-        {"key": key, "label": label, "fill": fill, "hatched": hatched,
-         "count": sum(1 for r in drawn if by_code[r["code"]]["class"] == key)}
-        for key, (label, fill, hatched) in DELTA_CLASSES.items() if key in present
-    ]
-    return {"svg": svg, "legend": legend, "missing": missing, "id_prefix": id_prefix}
-
-
-# --- Comparison of two runs ----------------------------------------------------------------
-
-
 def succeeded_runs(budget: Budget) -> list[AllocationRun]:
     """The budget's succeeded runs, newest first (the newest ``RUN_CHOICES_LIMIT``
     and the adopted one)."""
@@ -317,11 +225,10 @@ class BudgetCompareView(BudgetPageMixin, TemplateView):
                 label_b=gettext("Betrag B (#%(run)s)") % {"run": run_b.pk}, label_delta=gettext("Differenz (B − A)"),
             ),
             run_a=run_a, run_b=run_b, adopted_id=adopted, same_run=run_a.pk == run_b.pk,
-            map=delta_map(
-                result["rows"], visible, id_prefix=f"vergleich-{budget.pk}",
-                title=gettext("Karte: Veränderung von Berechnung #%(a)s zu #%(b)s je Raum") % {
-                    "a": run_a.pk, "b": run_b.pk},
-            ) if result["rows"] else None,
+            # the map is drawn in the browser from /api/v1/map-data/?metric=delta:<a>:<b>
+            map_metric=f"delta:{run_a.pk}:{run_b.pk}" if result["rows"] and visible.filter(
+                level=budget.target_level_id, boundary__isnull=False).exists() else "",
+            map_title=gettext("Veränderung von Berechnung #%(a)s zu #%(b)s") % {"a": run_a.pk, "b": run_b.pk},
         )
         return context
 

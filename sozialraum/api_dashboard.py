@@ -18,6 +18,7 @@ class MapClassSerializer(serializers.Serializer):
     color = serializers.CharField(help_text="fill colour (#rrggbb), colour-blind safe sequential palette")
     count = serializers.IntegerField()
     dark = serializers.BooleanField(help_text="dark fill: text on it is white")
+    hatched = serializers.BooleanField(help_text="also hatched (the direction is not told by colour alone)")
 
 
 class MapRegionSerializer(serializers.Serializer):
@@ -55,8 +56,9 @@ class MapDataViewSet(viewsets.ViewSet):
         parameters=[
             OpenApiParameter("level", str, required=True, description="Raumebene (Schlüssel), z. B. bezirk"),
             OpenApiParameter("metric", str, required=True,
-                             description="indicator:<Schlüssel>, index:<Schlüssel> (Indexklasse) oder "
-                                         "budget:<ID> (Zuweisung der beschlossenen Berechnung je Einwohner)"),
+                             description="indicator:<Schlüssel>, index:<Schlüssel> (Indexklasse), "
+                                         "budget:<ID> (Zuweisung der beschlossenen Berechnung je Einwohner) oder "
+                                         "delta:<Berechnung A>:<Berechnung B> (Veränderung je Raum)"),
             OpenApiParameter("period", str, required=False,
                              description="Zeitraum (JJJJ, JJJJ-MM oder JJJJ-MM-TT); leer: der neueste"),
         ],

@@ -19,8 +19,10 @@ from django.urls import reverse
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
-from budgets.models import Allocation, Budget, Expenditure
+from budgets.comparison_views import DELTA_CLASSES, delta_class, signed_money, signed_percent
+from budgets.models import Allocation, AllocationRun, Budget, Expenditure
 from budgets.per_resident import path_prefixes, per_resident
+from budgets.services import compare, run_totals
 from cooperation.choices import AgreementStatus, ServiceStatus
 from cooperation.models import Agreement, Service
 from core.access import Action
@@ -141,6 +143,7 @@ class MapClass:
     color: str
     count: int = 0
     dark: bool = False
+    hatched: bool = False  # drawn with hatching too (a direction not told by colour alone)
 
 
 @dataclass
@@ -168,7 +171,8 @@ class MapData:
         return {
             "metric": self.metric, "title": self.title, "unit": self.unit, "period": self.period,
             "level": self.level, "note": self.note,
-            "classes": [{"label": c.label, "color": c.color, "count": c.count, "dark": c.dark} for c in self.classes],
+            "classes": [{"label": c.label, "color": c.color, "count": c.count, "dark": c.dark, "hatched": c.hatched}
+                        for c in self.classes],
             "regions": [{"code": r.code, "name": r.name, "url": r.url,
                          "value": None if r.value is None else str(r.value), "text": r.text, "class_index": r.klass}
                         for r in self.regions],
@@ -233,7 +237,10 @@ def map_data(user, level_key: str, metric: str, period: str | None = None) -> Ma
         return _index_map(user, level, regions, key, period)
     if kind == "budget":
         return _budget_map(user, level, regions, key)
-    raise MetricError(_("Unbekannte Kennzahl „%(metric)s“ (indicator:…, index:… oder budget:…).") % {"metric": metric})
+    if kind == "delta":
+        return _delta_map(user, level, regions, key)
+    raise MetricError(_("Unbekannte Kennzahl „%(metric)s“ (indicator:…, index:…, budget:… oder delta:…).") % {
+        "metric": metric})
 
 
 def _indicator_map(user, level, regions, key, period) -> MapData:
@@ -312,6 +319,34 @@ def _budget_map(user, level, regions, key) -> MapData:
                "(Indikator „%(key)s“, Stand %(period)s).") % {"key": result.population_key,
                                                                "period": result.period or "–"})
     return _classified(data, regions, result.per_resident, 2, "€")
+
+
+def _delta_map(user, level, regions, key) -> MapData:
+    """``delta:<run a>:<run b>``: the change of each region's amount from run A
+    to run B of one budget, in the comparison page's five classes."""
+    a_text, _sep, b_text = key.partition(":")
+    runs = {r.pk: r for r in AllocationRun.objects.for_user(user, Action.VIEW).filter(
+        pk__in=[int(t) for t in (a_text, b_text) if t.isdigit()]).select_related("budget")}
+    a, b = runs.get(int(a_text)) if a_text.isdigit() else None, runs.get(int(b_text)) if b_text.isdigit() else None
+    if a is None or b is None or a.budget_id != b.budget_id:
+        raise MetricError(_("Unbekannte Berechnungen „%(key)s“ (zwei Berechnungen desselben Budgets).") % {"key": key})
+    rows = {r["region"]: r for r in compare(run_totals(a), run_totals(b))}
+    keys = list(DELTA_CLASSES)
+    data = MapData(metric=f"delta:{a.pk}:{b.pk}", level=level.key, unit="€", period="",
+                   title=_("Veränderung von Berechnung #%(a)s zu #%(b)s") % {"a": a.pk, "b": b.pk},
+                   classes=[MapClass(label=str(label), color=fill, hatched=hatched, dark=k.endswith("strong"))
+                            for k, (label, fill, hatched) in DELTA_CLASSES.items()])
+    for _pk, code, name in regions:
+        row = rows.get(code)
+        if row is None:
+            data.regions.append(MapRegion(code, name, _region_url(code), None, _("nicht in der Verteilung"), None))
+            continue
+        klass = keys.index(delta_class(row["delta"], row["delta_percent"]))
+        data.classes[klass].count += 1
+        text = signed_money(row["delta"]) + (f" ({signed_percent(row['delta_percent'])})"
+                                              if row["delta_percent"] is not None else "")
+        data.regions.append(MapRegion(code, name, _region_url(code), row["delta"], text, klass))
+    return data
 
 
 # --- coverage -----------------------------------------------------------------------------

@@ -118,7 +118,25 @@ class TestMapData:
         districts = dashboard.map_data(planner, "bezirk", f"budget:{budget.pk}")
         assert all(r.value is None for r in districts.regions)
 
-    @pytest.mark.parametrize("metric", ["indicator:nope", "index:nope", "budget:999999", "budget:x", "what:ever"])
+    def test_delta_between_two_runs(self, city, planner, budget):
+        first = budget.adoptions.get().run
+        budget.total = D("1100.00")
+        budget.save()
+        second = run_allocation(budget.pk)
+        data = dashboard.map_data(planner, "planungsraum", f"delta:{first.pk}:{second.pk}")
+        by_code = {r.code: r for r in data.regions}
+        # 250/250/500 € → 275/275/550 €: +10 % each, "Zunahme bis 10 %"
+        assert by_code["P11"].value == D("25.00") and by_code["P11"].text == "+25,00\u00a0€ (+10,0\u00a0%)"
+        assert [(c.label, c.count, c.hatched) for c in data.classes] == [
+            ("Abnahme um mehr als 10 %", 0, True), ("Abnahme bis 10 %", 0, True), ("unverändert", 0, False),
+            ("Zunahme bis 10 %", 3, False), ("Zunahme um mehr als 10 %", 0, False)]
+        assert dashboard.map_data(planner, "bezirk", f"delta:{first.pk}:{second.pk}").regions[0].text == \
+            "nicht in der Verteilung"
+        with pytest.raises(dashboard.MetricError):
+            dashboard.map_data(planner, "planungsraum", f"delta:{first.pk}:999999")
+
+    @pytest.mark.parametrize("metric", ["indicator:nope", "index:nope", "budget:999999", "budget:x", "what:ever",
+                                        "delta:1", "delta:x:y"])
     def test_unknown_metric(self, city, planner, metric):
         with pytest.raises(dashboard.MetricError):
             dashboard.map_data(planner, "planungsraum", metric)

@@ -36,10 +36,18 @@
     if (box) box.textContent = text;
   }
 
-  function hatch(defs, id) {
+  function hatch(defs, id, background, line) {
     const p = el("pattern", { id: id, width: 6, height: 6, patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" }, defs);
-    el("rect", { width: 6, height: 6, fill: "#ffffff" }, p);
-    el("line", { x1: 0, y1: 0, x2: 0, y2: 6, stroke: "#767676", "stroke-width": 2 }, p);
+    el("rect", { width: 6, height: 6, fill: background || "#ffffff" }, p);
+    el("line", { x1: 0, y1: 0, x2: 0, y2: 6, stroke: line || "#767676", "stroke-width": 2 }, p);
+  }
+
+  // A class's fill: its colour, or a hatching over its colour for classes marked "hatched".
+  function classFill(defs, klass, index, prefix) {
+    if (!klass.hatched) return klass.color;
+    const id = `${prefix}-class-${index}`;
+    if (!defs.querySelector("#" + id)) hatch(defs, id, klass.color, "#1b1b1b");
+    return `url(#${id})`;
   }
 
   // --- maps ------------------------------------------------------------------------------
@@ -83,7 +91,7 @@
       const link = el("a", { href: r.url, class: "choropleth-region", "aria-label": label, "data-code": r.code }, svg);
       el("title", {}, link).textContent = label;
       const d = rings(f.geometry).map((poly) => poly.map((ring) => "M" + ring.map(project).join("L") + "Z").join("")).join("");
-      el("path", { d: d, fill: klass ? klass.color : NODATA, stroke: "#1b1b1b", "stroke-width": 1,
+      el("path", { d: d, fill: klass ? classFill(defs, klass, r.class_index, "map") : NODATA, stroke: "#1b1b1b", "stroke-width": 1,
         "stroke-linejoin": "round" }, link);
       const show = () => { details.textContent = label; };
       link.addEventListener("mouseenter", show);
@@ -100,10 +108,17 @@
     }
   }
 
-  function swatch(fill) {
+  function swatch(klass, index) {
     const svg = el("svg", { class: "legend__swatch", width: 24, height: 16, viewBox: "0 0 24 16", "aria-hidden": "true", focusable: "false" });
-    if (fill === NODATA) hatch(el("defs", {}, svg), "nodata-legend");
-    el("rect", { x: 0.5, y: 0.5, width: 23, height: 15, fill: fill === NODATA ? "url(#nodata-legend)" : fill, stroke: "#1b1b1b" }, svg);
+    const defs = el("defs", {}, svg);
+    let fill;
+    if (klass === null) {
+      hatch(defs, "nodata-legend");
+      fill = "url(#nodata-legend)";
+    } else {
+      fill = classFill(defs, klass, index, "legend");
+    }
+    el("rect", { x: 0.5, y: 0.5, width: 23, height: 15, fill: fill, stroke: "#1b1b1b" }, svg);
     return svg;
   }
 
@@ -115,11 +130,12 @@
     if (note) note.textContent = values.note || "";
     const list = figure.querySelector(".map-legend");
     if (!list) return;
-    const items = values.classes.map((c) => [c.color, `${c.label}: ${c.count} ${c.count === 1 ? "Raum" : "Räume"}`]);
-    items.push([NODATA, "schraffiert: kein Wert"]);
-    list.replaceChildren(...items.map(([fill, text]) => {
+    const items = values.classes.map((c, i) => [c, i,
+      `${c.label}${c.hatched ? " (schraffiert)" : ""}: ${c.count} ${c.count === 1 ? "Raum" : "Räume"}`]);
+    items.push([null, -1, "schraffiert: kein Wert"]);
+    list.replaceChildren(...items.map(([klass, i, text]) => {
       const li = document.createElement("li");
-      li.append(swatch(fill), text);
+      li.append(swatch(klass, i), text);
       return li;
     }));
     list.hidden = false;
