@@ -7,8 +7,11 @@ without Chromium — the browser tests are skipped with that reason, except when
 ``CI`` is set, where a missing browser is an error.
 """
 
+import base64
 import os
+import re
 import shutil
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -228,3 +231,118 @@ class A11y:
 @pytest.fixture
 def a11y():
     return A11y()
+
+
+# --- axe-core (Deque's accessibility engine, from the npm registry) -----------------------
+# Installed beside these tests by `npm ci --prefix tests/e2e/axe` (.ci/run does it);
+# pinned in tests/e2e/axe/package-lock.json. Only WCAG 2.0/2.1 level A and AA rules
+# run: what BITV 2.0 asks of the pages.
+
+AXE_DIR = Path(__file__).resolve().parent / "axe"
+AXE_SCRIPT = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+AXE_TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa")
+SCREENSHOT_DIR = Path(__file__).resolve().parent / "screenshots"  # git-ignored (it ignores itself)
+
+# Runs axe on the whole document; returns only what a report needs (rule, impact,
+# help, the number of offending elements and the first three of them), so that a
+# page with hundreds of offending elements does not cross the bridge in full.
+AXE_RUN_JS = """async (tags) => {
+  const result = await axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});
+  return result.violations.map((v) => ({
+    id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl, count: v.nodes.length,
+    nodes: v.nodes.slice(0, 3).map((n) => ({target: n.target.map(String), html: n.html})),
+  }));
+}"""
+
+
+def screenshot_dir() -> Path:
+    """Where checked pages are photographed: ``E2E_SCREENSHOT_DIR``, else
+    tests/e2e/screenshots/ (which gets a ``.gitignore`` of ``*``, so it is never
+    committed). Created on first use."""
+    folder = Path(os.environ.get("E2E_SCREENSHOT_DIR") or SCREENSHOT_DIR).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    if folder == SCREENSHOT_DIR and not (folder / ".gitignore").exists():
+        (folder / ".gitignore").write_text("# screenshots of the browser tests (CI keeps them as artefacts)\n*\n")
+    return folder
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "page"
+
+
+def format_violations(violations: list[dict]) -> str:
+    """One block per rule: id, impact, help (and its link), then up to three
+    offending elements with their selector and HTML."""
+    lines = []
+    for v in violations:
+        lines.append(f"  [{v['impact'] or '?'}] {v['id']}: {v['help']} ({v['count']}×) – {v['helpUrl']}")
+        for node in v["nodes"]:
+            html = re.sub(r"\s+", " ", node["html"]).strip()
+            lines.append(f"      {' '.join(node['target'])}")
+            lines.append(f"        {html[:300]}{' …' if len(html) > 300 else ''}")
+        if v["count"] > len(v["nodes"]):
+            lines.append(f"      … and {v['count'] - len(v['nodes'])} more")
+    return "\n".join(lines)
+
+
+class Axe:
+    """axe-core on a Playwright page: ``run`` returns the WCAG 2.1 A/AA
+    violations; ``check`` also saves a full-page screenshot and returns the
+    formatted report ("" when clean); ``assert_clean`` fails with that report."""
+
+    def __init__(self, script: Path):
+        self.script = script
+
+    def run(self, page) -> list[dict]:
+        if not page.evaluate("() => typeof window.axe === 'object'"):
+            page.add_script_tag(path=str(self.script))
+        return page.evaluate(AXE_RUN_JS, list(AXE_TAGS))
+
+    @staticmethod
+    def screenshot(page, role: str, name: str) -> Path:
+        """A full-page PNG ``<role>--<name>.png``. Taken through Chromium's
+        DevTools protocol with ``optimizeForSpeed`` (faster compression: half
+        the time of ``page.screenshot(full_page=True)``, files ~25 % larger),
+        which matters over a few hundred pages."""
+        path = screenshot_dir() / f"{_slug(role)}--{_slug(name)}.png"
+        width, height = page.evaluate(
+            "() => [document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+        cdp = page.context.new_cdp_session(page)
+        try:
+            shot = cdp.send("Page.captureScreenshot", {
+                "format": "png", "captureBeyondViewport": True, "optimizeForSpeed": True,
+                "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
+            })
+        finally:
+            cdp.detach()
+        path.write_bytes(base64.b64decode(shot["data"]))
+        return path
+
+    def check(self, page, role: str, name: str) -> str:
+        violations = self.run(page)
+        shot = self.screenshot(page, role, name)
+        if not violations:
+            return ""
+        return (f"{role} – {name} ({page.url}), {len(violations)} rule(s) violated; screenshot {shot}:\n"
+                + format_violations(violations))
+
+    def assert_clean(self, page, role: str, name: str) -> None:
+        report = self.check(page, role, name)
+        if report:
+            pytest.fail("WCAG 2.1 A/AA violations (axe-core):\n" + report, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> Path:
+    """The installed axe-core script; skipped without it, failed in CI."""
+    if not AXE_SCRIPT.is_file():
+        reason = f"axe-core is not installed ({AXE_SCRIPT} missing): run npm ci --prefix tests/e2e/axe"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI: {reason}")
+        pytest.skip(reason)
+    return AXE_SCRIPT
+
+
+@pytest.fixture
+def axe(axe_script) -> Axe:
+    return Axe(axe_script)
