@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 
 from core.access import Action
-from core.tables import MONEY, PERCENT, Cell, Column, DataTable, attach_export_urls, export_response
+from core.tables import MONEY, PERCENT, Cell, Column, DataTable, attach_export_urls, export_response, tables_response
 from regions.models import Indicator, Region
 
 from . import engine, exports, services
@@ -189,11 +189,8 @@ class BudgetCompareView(BudgetPageMixin, TemplateView):
     def get(self, request, *args, **kwargs):
         context = self.get_context_data(**kwargs)
         tables = [context["table"]] if context.get("table") else []
-        exported = export_response(request, tables, stem=f"{exports.file_stem(self.budget)}-vergleich")
-        if exported is not None:
-            return exported
-        attach_export_urls(request, tables)
-        return self.render_to_response(context)
+        return tables_response(request, tables, f"{exports.file_stem(self.budget)}-vergleich",
+                               lambda: self.render_to_response(context))
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -37,7 +37,7 @@ from django.views.generic import CreateView, TemplateView, UpdateView
 
 from core.access import Action
 from core.imports.base import import_now
-from core.tables import MONEY, PERCENT, Cell, Column, DataTable, attach_export_urls, export_response
+from core.tables import MONEY, PERCENT, Cell, Column, DataTable, tables_response
 from core.views import ScopedListView
 
 from . import exports, services
@@ -404,11 +404,8 @@ class BudgetUtilisationView(BudgetPageMixin, TemplateView):
     def get(self, request, *args, **kwargs):
         context = self.get_context_data(**kwargs)
         tables = list(context["tables"].values())
-        exported = export_response(request, tables, stem=f"{exports.file_stem(self.budget)}-auslastung")
-        if exported is not None:
-            return exported
-        attach_export_urls(request, tables)
-        return self.render_to_response(context)
+        return tables_response(request, tables, f"{exports.file_stem(self.budget)}-auslastung",
+                               lambda: self.render_to_response(context))
 
     def get_context_data(self, **kwargs):
         budget = self.get_budget()

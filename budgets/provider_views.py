@@ -24,7 +24,7 @@ from django.views.generic import TemplateView
 
 from cooperation import access as cooperation_access
 from cooperation.models import Agreement, Organization
-from core.tables import MONEY, PERCENT, Cell, Column, DataTable, attach_export_urls, export_response
+from core.tables import MONEY, PERCENT, Cell, Column, DataTable, tables_response
 
 from . import exports, providers
 from .choices import Part, ShareSource
@@ -133,11 +133,8 @@ class BudgetProvidersView(BudgetPageMixin, TemplateView):
     def get(self, request, *args, **kwargs):
         context = self.get_context_data(**kwargs)
         tables = list(context["tables"].values())
-        exported = export_response(request, tables, stem=f"{exports.file_stem(self.budget)}-traegerbudgets")
-        if exported is not None:
-            return exported
-        attach_export_urls(request, tables)
-        return self.render_to_response(context)
+        return tables_response(request, tables, f"{exports.file_stem(self.budget)}-traegerbudgets",
+                               lambda: self.render_to_response(context))
 
     def get_context_data(self, **kwargs):
         budget = self.get_budget()
@@ -255,11 +252,7 @@ class MyProviderBudgetView(LoginRequiredMixin, TemplateView):
             raise PermissionDenied(gettext("Diese Seite ist für Mitarbeitende von Trägern."))
         context = self.get_context_data(**kwargs)
         tables = [s["table"] for s in context["sections"]]
-        exported = export_response(request, tables, stem="mein-traegerbudget")
-        if exported is not None:
-            return exported
-        attach_export_urls(request, tables)
-        return self.render_to_response(context)
+        return tables_response(request, tables, "mein-traegerbudget", lambda: self.render_to_response(context))
 
     def get_context_data(self, **kwargs):
         totals = providers.totals_for_organizations(self.orgs)

@@ -37,8 +37,7 @@ from core.tables import (
     Cell,
     Column,
     DataTable,
-    attach_export_urls,
-    export_response,
+    tables_response,
 )
 from core.views import ScopedDetailView, ScopedListView, history_rows
 from regions.models import Indicator
@@ -205,11 +204,8 @@ class BudgetDetailView(ScopedDetailView):
         tables = [context["per_resident"]] if context["per_resident"] else []
         tables += [context["parts_table"], *[t for r in context["rules"] for t in (r["terms_table"], r["bounds_table"])],
                    context["runs_table"]]
-        exported = export_response(request, tables, stem=exports.file_stem(self.object))
-        if exported is not None:
-            return exported
-        attach_export_urls(request, tables)
-        return self.render_to_response(context)
+        return tables_response(request, tables, exports.file_stem(self.object),
+                               lambda: self.render_to_response(context))
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -620,11 +616,8 @@ class BudgetExplanationView(ScopedDetailView):
         self.object = self.get_object()
         context = self.get_context_data(object=self.object)
         tables = [p["table"] for p in context["parts"] if "table" in p]
-        exported = export_response(request, tables, stem=exports.file_stem(self.object))
-        if exported is not None:
-            return exported
-        attach_export_urls(request, tables)
-        return self.render_to_response(context)
+        return tables_response(request, tables, exports.file_stem(self.object),
+                               lambda: self.render_to_response(context))
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -160,3 +160,13 @@ def attach_export_urls(request, tables: Iterable[DataTable]) -> None:
     for table in tables:
         table.csv_url = table.export_url(request, "csv")
         table.xlsx_url = table.export_url(request, "xlsx")
+
+
+def tables_response(request, tables, stem: str, render):
+    """A page with tables: the file for ``?export=<key>&format=csv|xlsx``, else
+    ``render()`` with every table's download links set."""
+    exported = export_response(request, tables, stem=stem)
+    if exported is not None:
+        return exported
+    attach_export_urls(request, tables)
+    return render()

@@ -16,7 +16,7 @@ from django.views.generic import TemplateView
 
 from budgets.services import utilisation
 from cooperation import access
-from core.tables import DECIMAL, INT, MONEY, PERCENT, Cell, Column, DataTable, attach_export_urls, export_response
+from core.tables import DECIMAL, INT, MONEY, PERCENT, Cell, Column, DataTable, tables_response
 
 from . import dashboard
 
@@ -123,12 +123,8 @@ class OverviewView(LoginRequiredMixin, TemplateView):
         year = dashboard.choose_year(years, request.GET.get("jahr"))
         context = self.get_context_data(years=years, year=year, tab=self.tab, **self.data(request, year))
         tables = [t for t in context.get("table_list", []) if t is not None]
-        exported = export_response(request, tables, stem=f"{self.tab}-{year}")
-        if exported is not None:
-            return exported
-        attach_export_urls(request, tables)
         context["tables"] = {t.key: t for t in tables}
-        return self.render_to_response(context)
+        return tables_response(request, tables, f"{self.tab}-{year}", lambda: self.render_to_response(context))
 
     def data(self, request, year) -> dict:
         raise NotImplementedError

@@ -23,7 +23,7 @@ from cooperation.models import Agreement, Location, Network, Service
 from cooperation.region_views import goal_rows, need_report_rows
 from core.access import Action
 from core.models import FieldOfAction
-from core.tables import DECIMAL, INT, MONEY, PERCENT, Cell, Column, DataTable, attach_export_urls, export_response
+from core.tables import DECIMAL, INT, MONEY, PERCENT, Cell, Column, DataTable, tables_response
 from regions.models import IndexResult, IndicatorValue, Region
 from regions.views import format_period, format_value
 
@@ -272,14 +272,10 @@ class RegionProfileView(LoginRequiredMixin, TemplateView):
         tables = [indicators, index_table(user, region), offering_table(user, region, ancestor_ids),
                   location_table(user, region), cooperation_table(user, region, ancestor_ids), budget,
                   goal_table(goals), need_table(needs)]
-        exported = export_response(request, tables, stem=f"raumprofil-{region.code}")
-        if exported is not None:
-            return exported
-        attach_export_urls(request, tables)
         drawn = next((r for r in [region, *reversed(ancestors)] if r.bbox_min_lon is not None), None)
         context = self.get_context_data(
             region=region, ancestors=ancestors, city=city, tables={t.key: t for t in tables}, trend_names=dict(trends),
             years=years, year=year, need_total=need_total, need_more=need_total - len(needs),
             map_region=drawn, nav="regions",
         )
-        return self.render_to_response(context)
+        return tables_response(request, tables, f"raumprofil-{region.code}", lambda: self.render_to_response(context))

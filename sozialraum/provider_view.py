@@ -26,7 +26,7 @@ from cooperation import access
 from cooperation.choices import AgreementStatus, ServiceStatus
 from cooperation.models import Agreement, AgreementParty, MeetingTask, Network, Organization, Service, confirmation_cutoff
 from core.access import Action
-from core.tables import DATE, INT, MONEY, Cell, Column, DataTable, attach_export_urls, export_response
+from core.tables import DATE, INT, MONEY, Cell, Column, DataTable, tables_response
 
 ZERO = Decimal("0.00")
 OPEN_AGREEMENTS = (AgreementStatus.DRAFT, AgreementStatus.NEGOTIATION, AgreementStatus.ACTIVE, AgreementStatus.SUSPENDED)
@@ -84,11 +84,7 @@ class MyProviderView(LoginRequiredMixin, TemplateView):
             raise PermissionDenied(gettext("Diese Seite ist für Mitarbeitende von Trägern."))
         context = self.get_context_data(**kwargs)
         tables = list(context["tables"].values())
-        exported = export_response(request, tables, stem="mein-traeger")
-        if exported is not None:
-            return exported
-        attach_export_urls(request, tables)
-        return self.render_to_response(context)
+        return tables_response(request, tables, "mein-traeger", lambda: self.render_to_response(context))
 
     def get_context_data(self, **kwargs):
         user, orgs, today = self.request.user, self.orgs, timezone.localdate()
