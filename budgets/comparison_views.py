@@ -10,9 +10,11 @@ Access like the other budget pages: a budget the user does not see is 404;
 what-if, like "Neu berechnen", needs the right to change the budget (403).
 """
 
+import secrets
 from decimal import Decimal
 
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.urls import reverse
@@ -164,6 +166,26 @@ def delta_class(delta: Decimal, percent: Decimal | None) -> str:
     if delta > 0:
         return "up-strong" if strong else "up"
     return "down-strong" if strong else "down"
+
+
+WHATIF_SECONDS = 3600
+
+
+def remember_variant(user, budget: Budget, base_run: AllocationRun, rows: list[dict]) -> str:
+    """Keep a what-if result (never stored in the database) for an hour in the
+    cache, for its map: /api/v1/map-data/?metric=whatif:<token> reads it back
+    for the same user. Returns the token."""
+    token = secrets.token_urlsafe(16)
+    cache.set(f"whatif:{token}", {
+        "user": user.pk, "budget": budget.pk, "base_run": base_run.pk,
+        "rows": [{k: row[k] for k in ("region", "name", "a", "b", "delta", "delta_percent")} for row in rows],
+    }, WHATIF_SECONDS)
+    return token
+
+
+def remembered_variant(user, token: str) -> dict | None:
+    entry = cache.get(f"whatif:{token}")
+    return entry if entry is not None and entry["user"] == user.pk else None
 
 
 def succeeded_runs(budget: Budget) -> list[AllocationRun]:
@@ -382,6 +404,9 @@ class BudgetWhatIfView(BudgetPageMixin, TemplateView):
         variant_totals = {code: {"name": name, "total": totals.get(code, Decimal("0.00"))}
                           for code, name in names.items()}
         compared = comparison_rows(services.compare(base, variant_totals))
+        map_metric = ""
+        if base_run is not None and Region.objects.filter(level=budget.target_level_id, boundary__isnull=False).exists():
+            map_metric = "whatif:" + remember_variant(self.request.user, budget, base_run, compared["rows"])
         excluded = [
             {"part": part_label(part), "regions": [
                 {"code": code, "name": names.get(code, code), "reason": reason} for code, reason in sorted(r.excluded.items())
@@ -400,6 +425,7 @@ class BudgetWhatIfView(BudgetPageMixin, TemplateView):
                 links=False,
             ),
             "excluded": excluded,
+            "map_metric": map_metric,
             "variant_parts": [{"label": part_label(k), "amount": money(v)} for k, v in variant.part_amounts.items()],
         }
 

@@ -58,7 +58,8 @@ class MapDataViewSet(viewsets.ViewSet):
             OpenApiParameter("metric", str, required=True,
                              description="indicator:<Schlüssel>, index:<Schlüssel> (Indexklasse), "
                                          "budget:<ID> (Zuweisung der beschlossenen Berechnung je Einwohner) oder "
-                                         "delta:<Berechnung A>:<Berechnung B> (Veränderung je Raum)"),
+                                         "delta:<Berechnung A>:<Berechnung B> (Veränderung je Raum) oder whatif:<Kennung> "
+                                         "(eine eben auf der Seite „Was wäre, wenn?“ berechnete Variante)"),
             OpenApiParameter("period", str, required=False,
                              description="Zeitraum (JJJJ, JJJJ-MM oder JJJJ-MM-TT); leer: der neueste"),
         ],

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
-from budgets.comparison_views import DELTA_CLASSES, delta_class, signed_money, signed_percent
+from budgets.comparison_views import DELTA_CLASSES, delta_class, remembered_variant, signed_money, signed_percent
 from budgets.models import Allocation, AllocationRun, Budget, Expenditure
 from budgets.per_resident import path_prefixes, per_resident
 from budgets.services import compare, run_totals
@@ -239,7 +239,9 @@ def map_data(user, level_key: str, metric: str, period: str | None = None) -> Ma
         return _budget_map(user, level, regions, key)
     if kind == "delta":
         return _delta_map(user, level, regions, key)
-    raise MetricError(_("Unbekannte Kennzahl „%(metric)s“ (indicator:…, index:…, budget:… oder delta:…).") % {
+    if kind == "whatif":
+        return _whatif_map(user, level, regions, key)
+    raise MetricError(_("Unbekannte Kennzahl „%(metric)s“ (indicator:…, index:…, budget:…, delta:… oder whatif:…).") % {
         "metric": metric})
 
 
@@ -330,14 +332,32 @@ def _delta_map(user, level, regions, key) -> MapData:
     a, b = runs.get(int(a_text)) if a_text.isdigit() else None, runs.get(int(b_text)) if b_text.isdigit() else None
     if a is None or b is None or a.budget_id != b.budget_id:
         raise MetricError(_("Unbekannte Berechnungen „%(key)s“ (zwei Berechnungen desselben Budgets).") % {"key": key})
-    rows = {r["region"]: r for r in compare(run_totals(a), run_totals(b))}
-    keys = list(DELTA_CLASSES)
     data = MapData(metric=f"delta:{a.pk}:{b.pk}", level=level.key, unit="€", period="",
-                   title=_("Veränderung von Berechnung #%(a)s zu #%(b)s") % {"a": a.pk, "b": b.pk},
-                   classes=[MapClass(label=str(label), color=fill, hatched=hatched, dark=k.endswith("strong"))
-                            for k, (label, fill, hatched) in DELTA_CLASSES.items()])
+                   title=_("Veränderung von Berechnung #%(a)s zu #%(b)s") % {"a": a.pk, "b": b.pk})
+    return _delta_classified(data, regions, compare(run_totals(a), run_totals(b)))
+
+
+def _whatif_map(user, level, regions, token) -> MapData:
+    """``whatif:<token>``: a what-if variant just computed on the budget's
+    what-if page (kept in the cache for an hour, for the same user) against the
+    run it was compared with."""
+    entry = remembered_variant(user, token)
+    if entry is None or not Budget.objects.for_user(user, Action.VIEW).filter(pk=entry["budget"]).exists():
+        raise MetricError(_("Diese Variante ist nicht (mehr) vorhanden; bitte neu berechnen."))
+    data = MapData(metric=f"whatif:{token}", level=level.key, unit="€", period="",
+                   title=_("Veränderung der Variante gegenüber Berechnung #%(run)s") % {"run": entry["base_run"]})
+    return _delta_classified(data, regions, entry["rows"])
+
+
+def _delta_classified(data: MapData, regions, rows: list[dict]) -> MapData:
+    """Each region's difference (``services.compare`` rows) in the five classes
+    of the comparison page (decreases also hatched)."""
+    by_code = {r["region"]: r for r in rows}
+    keys = list(DELTA_CLASSES)
+    data.classes = [MapClass(label=str(label), color=fill, hatched=hatched, dark=k.endswith("strong"))
+                    for k, (label, fill, hatched) in DELTA_CLASSES.items()]
     for _pk, code, name in regions:
-        row = rows.get(code)
+        row = by_code.get(code)
         if row is None:
             data.regions.append(MapRegion(code, name, _region_url(code), None, _("nicht in der Verteilung"), None))
             continue

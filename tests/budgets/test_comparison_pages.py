@@ -249,6 +249,26 @@ class TestWhatIf:
             (TermKind.INDICATOR, D(1), need.indicator_id)]
         assert stored.base_amount == D("0.00")
 
+    def test_map_of_the_variant_from_the_api(self, budget, planner, viewer, tree):
+        for i, code in enumerate(("P11", "P12", "P21")):
+            tree[code].set_boundary(square(13.0 + i * 0.01, 52.0))
+            tree[code].save()
+        adopt(run_allocation(budget.pk), planner)
+        need = budget.rules.get().terms.get()
+        client = client_for(planner)
+        html = client.post(f"/budgets/{budget.pk}/was-waere-wenn/", variant_data(
+            budget, [term("indicator", "1", need.indicator_id, delete=True), term("equal", "1")], total_forms=2,
+        )).content.decode()
+        metric = re.search(r'data-values-url="/api/v1/map-data/\?level=planungsraum&amp;metric=(whatif%3A[^"]+)"',
+                           html).group(1).replace("%3A", ":")
+        body = client.get("/api/v1/map-data/", {"level": "planungsraum", "metric": metric}).json()
+        texts = {r["code"]: r["text"] for r in body["regions"]}
+        assert texts == {"P11": "+83,35\xa0€ (+33,3\xa0%)", "P12": "+83,33\xa0€ (+33,3\xa0%)",
+                         "P21": "\u2212166,68\xa0€ (\u221233,3\xa0%)"}
+        # the variant is the planner's own: another user does not get it
+        other = client_for(viewer).get("/api/v1/map-data/", {"level": "planungsraum", "metric": metric})
+        assert other.status_code == 400 and "nicht (mehr) vorhanden" in other.json()["detail"]
+
     def test_adding_a_term_in_the_empty_slot(self, budget, planner):
         run = run_allocation(budget.pk)  # not adopted: compared with the newest run
         need = budget.rules.get().terms.get()
@@ -347,7 +367,7 @@ class TestWhatIf:
         data = variant_data(budget, [term("indicator", "0,5", need.indicator_id), term("equal", "0,5")],
                             total_forms=2)
         client.post(f"/budgets/{budget.pk}/was-waere-wenn/", data)
-        with django_assert_max_num_queries(16):
+        with django_assert_max_num_queries(17):  # 16 + whether the regions have boundaries (for the map)
             response = client.post(f"/budgets/{budget.pk}/was-waere-wenn/", data)
         assert 'id="what-if-table"' in response.content.decode()
         with django_assert_max_num_queries(10):
