@@ -453,48 +453,67 @@ def coverage(user, level_key: str, index_key: str | None = None) -> tuple[list[F
         period = results.aggregate(p=Max("period"))["p"]
         classes = dict(results.filter(period=period).values_list("region_id", "class_label")) if period else {}
     field_index = {f.pk: i for i, f in enumerate(fields)}
-    # which offerings serve each region of the level: an offering's region inside it (a prefix of the
-    # offering region's path) or containing it (the region's path starts with the offering region's)
+    # which offerings serve each region of the level: a region inside it or the region itself (``own``),
+    # or a region containing it (``above``: the same for all the level's regions below that region)
     by_path = {path: pk for pk, _c, _n, path in regions}
     depth = regions[0][3].count("/") if regions else 0
-    below: dict[str, list[int]] = {}  # an ancestor's path → the level's regions inside it
-    for path, pk in by_path.items():
-        for prefix in path_prefixes(path)[1:]:
-            below.setdefault(prefix, []).append(pk)
-    serving: dict[int, set[int]] = {pk: set() for pk, _c, _n, _p in regions}
+    own: dict[int, set[int]] = {pk: set() for pk, _c, _n, _p in regions}
+    above: dict[str, set[int]] = {}
     for sid, paths in service_paths.items():
         for p in paths:
             if p.count("/") >= depth:
                 pk = by_path.get("".join(f"{part}/" for part in p.split("/")[:depth]))
                 if pk is not None:
-                    serving[pk].add(sid)
+                    own[pk].add(sid)
             else:
-                for pk in below.get(p, ()):
-                    serving[pk].add(sid)
+                above.setdefault(p, set()).add(sid)
     details = {s[0]: (s[3] or 0, _band_keys(s[1], s[2], bands)) for s in services}
-
-    def add(acc, sid):
-        capacity, keys = details[sid]
-        for fid in service_fields.get(sid, ()):
-            i = field_index.get(fid)
-            if i is not None:
-                acc[i]["services"] += 1
-                acc[i]["places"] += capacity
-                acc[i]["bands"].update(keys)
-
-    everywhere = [{"services": 0, "places": 0, "bands": set()} for _f in fields]
     city_wide = {s[0] for s in services if s[4]}
-    for sid in city_wide:
-        add(everywhere, sid)
+
+    def add(acc, sids):
+        for sid in sids:
+            capacity, keys = details[sid]
+            for fid in service_fields.get(sid, ()):
+                i = field_index.get(fid)
+                if i is not None:
+                    acc[i]["services"] += 1
+                    acc[i]["places"] += capacity
+                    acc[i]["bands"].update(keys)
+
+    def copy(acc):
+        return [{"services": a["services"], "places": a["places"], "bands": set(a["bands"])} for a in acc]
+
+    # the offerings of the regions above (and the city-wide ones): built once per region above the
+    # level, each from its parent's (so the city-wide offerings are counted once, not per region)
+    chains: dict[str, tuple[set[int], list[dict]]] = {}
+
+    def chain(above_path: str) -> tuple[set[int], list[dict]]:
+        """Offerings for every region inside ``above_path`` ("" is the whole city)."""
+        if above_path not in chains:
+            if above_path:
+                outer = path_prefixes(above_path)[1] if above_path.count("/") > 1 else ""
+                sids, acc = chain(outer)
+                new = above.get(above_path, set()) - sids
+                sids, acc = sids | new, copy(acc)
+            else:
+                new = sids = set(city_wide)
+                acc = [{"services": 0, "places": 0, "bands": set()} for _f in fields]
+            add(acc, new)
+            chains[above_path] = (sids, acc)
+        return chains[above_path]
+
     rows = []
-    for pk, code, name, _path in regions:
-        acc = [{"services": e["services"], "places": e["places"], "bands": set(e["bands"])} for e in everywhere]
-        for sid in serving[pk] - city_wide:
-            add(acc, sid)
-        cells = []
+    for pk, code, name, path in regions:
+        inherited, base = chain(path_prefixes(path)[1] if path.count("/") > 1 else "")
+        acc = copy(base)
+        add(acc, own[pk] - inherited)
+        cells, populations = [], {}
         for a in acc:
-            values = [band_values.get((pk, key)) for key in a["bands"]]
-            population = sum(values, Decimal(0)) if a["bands"] and all(v is not None for v in values) else None
+            bands_key = frozenset(a["bands"])
+            if bands_key not in populations:  # the fields of a region often address the same ages
+                values = [band_values.get((pk, key)) for key in bands_key]
+                populations[bands_key] = (sum(values, Decimal(0)) if values and None not in values else None)
+            population = populations[bands_key]
             per_thousand = ((Decimal(a["places"]) * 1000 / population).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
                             if population and a["places"] else None)
             cells.append(CoverageCell(a["services"], a["places"], population, per_thousand))

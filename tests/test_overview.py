@@ -14,7 +14,7 @@ from django.utils import translation
 
 from budgets.models import Expenditure
 from budgets.services import adopt, run_allocation
-from core.tables import DECIMAL, MONEY, PERCENT, Cell, Column, DataTable, display
+from core.tables import DECIMAL, INT, MONEY, PERCENT, Cell, Column, DataTable, display
 from regions.models import CompositeIndex, IndexClass, IndexResult
 from sozialraum import dashboard
 from tests.factories import FieldOfActionFactory, IndicatorFactory, IndicatorValueFactory, ServiceFactory
@@ -71,6 +71,11 @@ class TestTables:
         assert display(D("12.25"), Column("x", "x", PERCENT)) == "12,3\u00a0%"  # half up to one decimal
         assert display(D("1234.5"), Column("x", "x", DECIMAL, decimals=2)) == "1.234,50"
         assert display(None, Column("x", "x", MONEY)) == ""
+        assert display(D("-1234.5"), Column("x", "x", MONEY)) == "-1.234,50\u00a0€"
+        assert display(1234567, Column("x", "x", INT)) == "1.234.567"
+        assert display(D("0.05"), Column("x", "x", DECIMAL, decimals=1)) == "0,1"
+        with translation.override("en"):
+            assert display(D("1234.5"), Column("x", "x", MONEY)) == "1,234.50\u00a0€"
 
     def test_rows_must_fit_the_columns(self):
         with pytest.raises(ValueError, match="2 cells for 3 columns"):
@@ -263,6 +268,13 @@ class TestPages:
         client.get(url)
         with django_assert_max_num_queries(20):
             assert client.get(url).status_code == 200
+
+    def test_rows_as_escaped_html(self):
+        table = DataTable("t", "T", [Column("a", "A"), Column("b", "B", MONEY), Column("c", "C")],
+                          rows=[[Cell("<b>X</b>", "/x/?a=1&b=2", note="K&1"), D("1234.5"), None]])
+        assert table.body_html() == (
+            '<tr><th scope="row"><a href="/x/?a=1&amp;b=2">&lt;b&gt;X&lt;/b&gt;</a> <span class="muted">(K&amp;1)</span>'
+            '</th><td class="num">1.234,50\u00a0€</td><td>–</td></tr>')
 
     def test_lazy_texts_export(self):
         from django.utils.translation import gettext_lazy
