@@ -282,10 +282,14 @@ def touching_region(qs, relation: str, code: str):
     region = Region.objects.filter(code=code.strip()).only("path").first()
     if region is None:
         return qs.none()
-    through = qs.model._meta.get_field(relation).remote_field.through
-    source = qs.model._meta.model_name
+    return qs.filter(touches(qs.model, relation, region))
+
+
+def touches(model, relation: str, region: Region) -> Exists:
+    """The condition of ``touching_region`` for a region already loaded (no query)."""
+    through = model._meta.get_field(relation).remote_field.through
     q = Q(region__path__startswith=region.path) | Q(region_id__in=region.ancestor_ids)
-    return qs.filter(Exists(through.objects.filter(q, **{f"{source}_id": OuterRef("pk")})))
+    return Exists(through.objects.filter(q, **{f"{model._meta.model_name}_id": OuterRef("pk")}))
 
 
 class FieldSubtreeFilter(django_filters.CharFilter):

@@ -19,6 +19,7 @@ from django.views.generic import TemplateView
 from budgets.choices import Part
 from budgets.models import Allocation, Budget, Expenditure
 from cooperation.choices import AgreementKind, AgreementStatus, NetworkKind, ServiceStatus
+from cooperation.filtersets import touches
 from cooperation.models import Agreement, Location, Network, Service
 from cooperation.region_views import goal_rows, need_report_rows
 from core.access import Action
@@ -31,14 +32,6 @@ from . import dashboard
 
 MAX_LOCATIONS = 300
 SHOWN_AGREEMENTS = (AgreementStatus.NEGOTIATION, AgreementStatus.ACTIVE, AgreementStatus.SUSPENDED)
-
-
-def touching(model, region: Region, ancestor_ids: list[int]):
-    """Rows of ``model`` whose regions hold ``region``, a region inside it or one containing it."""
-    through = model.regions.through
-    source = model._meta.model_name
-    q = Q(region__path__startswith=region.path) | Q(region_id__in=ancestor_ids)
-    return Exists(through.objects.filter(q, **{f"{source}_id": OuterRef("pk")}))
 
 
 def difference(value: Decimal, decimals: int, unit: str) -> str:
@@ -119,11 +112,11 @@ def index_table(user, region: Region) -> DataTable:
                      rows=rows, empty=_("Für diesen Raum ist kein Index berechnet."))
 
 
-def offering_table(user, region: Region, ancestor_ids: list[int]) -> DataTable:
+def offering_table(user, region: Region) -> DataTable:
     """Active offerings for the region (itself, a region inside, one containing
     it, or city-wide) by top-level field of action."""
     serving = (Service.objects.for_user(user, Action.VIEW).filter(status=ServiceStatus.ACTIVE)
-               .filter(Q(city_wide=True) | touching(Service, region, ancestor_ids)))
+               .filter(Q(city_wide=True) | touches(Service, "regions", region)))
     services = list(serving.values_list("pk", "capacity"))
     capacity = dict(services)
     fields = {f.pk: f for f in FieldOfAction.objects.filter(parent__isnull=True, active=True)}
@@ -168,12 +161,12 @@ def location_table(user, region: Region) -> DataTable:
                      _("Keine erfassten Standorte in diesem Raum."))
 
 
-def cooperation_table(user, region: Region, ancestor_ids: list[int]) -> DataTable:
+def cooperation_table(user, region: Region) -> DataTable:
     agreements = (Agreement.objects.for_user(user, Action.VIEW).filter(status__in=SHOWN_AGREEMENTS)
-                  .filter(touching(Agreement, region, ancestor_ids))
+                  .filter(touches(Agreement, "regions", region))
                   .values_list(Value("agreement"), "uuid", "title", "kind", "status"))
     networks = (Network.objects.for_user(user, Action.VIEW).filter(active=True)
-                .filter(touching(Network, region, ancestor_ids))
+                .filter(touches(Network, "regions", region))
                 .values_list(Value("network"), "uuid", "name", "kind", Value("active")))
     network_kinds, agreement_kinds = dict(NetworkKind.choices), dict(AgreementKind.choices)
     rows = []
@@ -263,14 +256,13 @@ class RegionProfileView(LoginRequiredMixin, TemplateView):
         if region is None:
             raise Http404
         ancestors = [r for r in found if r.pk != region.pk]
-        ancestor_ids = region.ancestor_ids
         city = ancestors[0] if ancestors and ancestors[0].depth == 0 else (region if region.depth == 0 else None)
         indicators, trends = indicator_table(user, region, city)
-        budget, years, year = budget_table(user, region, ancestor_ids, request.GET.get("jahr"))
+        budget, years, year = budget_table(user, region, region.ancestor_ids, request.GET.get("jahr"))
         goals = goal_rows(user, region)
         needs, need_total = need_report_rows(user, region)
-        tables = [indicators, index_table(user, region), offering_table(user, region, ancestor_ids),
-                  location_table(user, region), cooperation_table(user, region, ancestor_ids), budget,
+        tables = [indicators, index_table(user, region), offering_table(user, region),
+                  location_table(user, region), cooperation_table(user, region), budget,
                   goal_table(goals), need_table(needs)]
         drawn = next((r for r in [region, *reversed(ancestors)] if r.bbox_min_lon is not None), None)
         context = self.get_context_data(
