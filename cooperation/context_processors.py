@@ -18,6 +18,8 @@ def navigation(request):
     members = signed_in and not access.is_staff_reader(user) and bool(access.organization_ids(user))
     return {
         "edits_offerings": edits,
+        # API-Zugänge: planners and provider editors (= IntegrationToken.objects.can_add)
+        "manages_tokens": signed_in and (edits or bool(access.organization_ids(user, editor=True))),
         "has_memberships": members,
         "directory_public": settings.DIRECTORY_PUBLIC,
     }

@@ -495,3 +495,44 @@ class MembershipRoleForm(forms.Form):
         error_messages={"required": _("Bitte die Rolle wählen."),
                         "invalid_choice": _("Bitte „bearbeiten“ oder „lesen“ wählen.")},
     )
+
+
+class IntegrationTokenForm(forms.Form):
+    """A new integration token. Planners choose any organisation or none (the
+    token then has the planner's rights); provider editors one of the
+    organisations they edit."""
+
+    name = forms.CharField(label=_("Bezeichnung"), max_length=100,
+                           help_text=_("Wofür der Zugang ist, z. B. „Fachsoftware Kita-Verwaltung“."))
+    scope = forms.ChoiceField(label=_("Umfang"), choices=(), widget=forms.RadioSelect)
+    organization = forms.ModelChoiceField(label=_("Organisation"), queryset=Organization.objects.none(),
+                                          to_field_name="uuid")
+    expires_on = forms.DateField(label=_("Gültig bis einschließlich"), required=False,
+                                 widget=forms.DateInput(attrs={"type": "date"}),
+                                 help_text=_("Leer: gilt, bis er widerrufen wird."))
+
+    def __init__(self, *args, user, **kwargs):
+        from . import access
+        from .models import TokenScope
+
+        super().__init__(*args, **kwargs)
+        self.fields["scope"].choices = TokenScope.choices
+        self.fields["scope"].initial = TokenScope.READ
+        orgs = Organization.objects.order_by("name")
+        if access.is_planner(user):
+            field = self.fields["organization"]
+            field.queryset, field.required = orgs, False
+            field.empty_label = gettext("keine – der Zugang hat Ihre Rechte als Planung")
+            field.help_text = _("Mit Organisation handelt der Zugang nur als deren Bearbeiter (und ihrer "
+                                "Zweigstellen), ohne Ihre Planungsrechte.")
+        else:
+            self.fields["organization"].queryset = orgs.filter(pk__in=access.organization_ids(user, editor=True))
+            self.fields["organization"].help_text = _("Der Zugang handelt als Bearbeiter dieser Organisation.")
+
+    def clean_expires_on(self):
+        from django.utils import timezone
+
+        day = self.cleaned_data["expires_on"]
+        if day is not None and day < timezone.localdate():
+            raise forms.ValidationError(_("Das Datum liegt in der Vergangenheit."))
+        return day

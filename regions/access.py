@@ -24,8 +24,17 @@ def scopes(user) -> list[tuple[str, str | None]]:
 
 
 def forget(user) -> None:
-    """Drop the cached scopes (after role assignments changed)."""
-    user.__dict__.pop("_sozialraum_scopes", None)
+    """Drop the cached scopes (after role assignments changed); a user whose
+    roles were dropped for this request keeps none."""
+    if not getattr(user, "_sozialraum_no_roles", False):
+        user.__dict__.pop("_sozialraum_scopes", None)
+
+
+def drop_roles(user) -> None:
+    """This request's ``user`` instance holds no staff role (an integration token
+    limited to one organisation acts without its owner's roles)."""
+    user._sozialraum_scopes = []
+    user._sozialraum_no_roles = True
 
 
 def has_role(user, role: str) -> bool:

@@ -20,6 +20,7 @@ urlpatterns = [
     path("kooperation/", include("cooperation.urls_cooperation")),
     path("benachrichtigungen/", include("core.urls_notifications")),
     path("budgets/", include("budgets.urls")),
+    path("api-zugaenge/", include("cooperation.urls_tokens")),
     path("api/hsds/", include("cooperation.hsds.urls")),
     # Namespaced so that API route names (region-list, …) never shadow the pages'.
     path("api/v1/", include((api.router.urls, "api"))),

@@ -304,3 +304,12 @@ class ConflictCaseFactory(factory.django.DjangoModelFactory):
     raised_by = factory.SubFactory(OrganizationFactory)
     subject = factory.Sequence(lambda n: f"Konflikt {n}")
     description = "Zuständigkeit für Hausbesuche ist strittig."
+
+
+def issue_token(owner, organization=None, scope="write", **kwargs) -> str:
+    """An integration token's secret (cooperation.models.tokens), for
+    ``Authorization: Token <secret>``."""
+    from cooperation.models import IntegrationToken
+
+    return IntegrationToken.issue(owner=owner, name=kwargs.pop("name", "Test"), scope=scope,
+                                  organization=organization, **kwargs)[1]

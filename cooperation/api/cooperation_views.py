@@ -28,7 +28,7 @@ from rest_framework.response import Response
 
 from core import audit
 from core.access import Action
-from core.api.permissions import ScopedModelPermission
+from core.api.permissions import READ_ONLY_TOKEN, ScopedModelPermission, token_allows
 from core.api.renderers import ExportViewSetMixin
 from core.api.views import ScopedModelViewSet, ScopedViewSetMixin
 
@@ -114,6 +114,9 @@ class AddByEditorsPermission(ScopedModelPermission):
     def has_permission(self, request, view):
         if getattr(view, "action", None) == "create":
             user = request.user
+            if not token_allows(request):
+                self.message = READ_ONLY_TOKEN
+                return False
             if not (user and user.is_authenticated and user.is_active):
                 return False
             return access.is_planner(user) or bool(access.organization_ids(user, editor=True))

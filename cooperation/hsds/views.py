@@ -14,7 +14,7 @@ import uuid
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
 from rest_framework import permissions
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 from core.access import Action
 from regions.models import Region
 
+from ..api.authentication import IntegrationTokenAuthentication
 from ..models import Location, Organization, Service
 from . import serializers as hsds
 from . import taxonomies as tx
@@ -161,7 +162,7 @@ def paginate(request, items, serialize) -> dict:
 
 class HSDSView(APIView):
     # Token first: an anonymous request is answered 401 with "WWW-Authenticate: Token".
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [IntegrationTokenAuthentication, SessionAuthentication]
     permission_classes = [DirectoryReader]
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
     schema = None  # described by the official HSDS OpenAPI document (see "/"), not by /api/v1/schema/

@@ -29,3 +29,4 @@ from .planning import (  # noqa: F401
     PlanningProcess,
     SwotEntry,
 )
+from .tokens import IntegrationToken, TokenScope  # noqa: F401

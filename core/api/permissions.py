@@ -1,4 +1,13 @@
+from django.utils.translation import gettext_lazy as _
 from rest_framework import permissions
+
+READ_ONLY_TOKEN = _("Dieser Token darf nur lesen (Umfang „read“).")
+
+
+def token_allows(request) -> bool:
+    """A read-only integration token (``request.auth.read_only``) may only use
+    safe methods."""
+    return request.method in permissions.SAFE_METHODS or not getattr(request.auth, "read_only", False)
 
 
 class ScopedModelPermission(permissions.BasePermission):
@@ -7,10 +16,16 @@ class ScopedModelPermission(permissions.BasePermission):
     Which rows a user sees or changes is decided by the queryset's
     ``for_user`` (applied in :class:`core.api.views.ScopedViewSet`), not here:
     a row outside the user's view scope is 404, a visible row the user may not
-    change is 403. Creating needs ``can_add`` on the model's queryset.
+    change is 403. Creating needs ``can_add`` on the model's queryset. A read-only integration
+    token is refused every unsafe method (403).
     """
 
+    message = None
+
     def has_permission(self, request, view):
+        if not token_allows(request):
+            self.message = READ_ONLY_TOKEN
+            return False
         user = request.user
         if not (user and user.is_authenticated and user.is_active):
             return False

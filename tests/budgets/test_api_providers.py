@@ -15,13 +15,12 @@ from decimal import Decimal as D
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from rest_framework.authtoken.models import Token
 
 from budgets.models import ProviderAllocation, ProviderShare
 from budgets.providers import recompute
 from budgets.services import adopt, run_allocation
 from tests.conftest import client_for
-from tests.factories import OrganizationFactory
+from tests.factories import OrganizationFactory, issue_token
 
 pytestmark = pytest.mark.django_db
 
@@ -225,9 +224,9 @@ class TestAllocations:
         assert {int(r["id"]) for r in exported} == own
 
     def test_a_token_sees_what_its_user_sees(self, shares, provider_editor_a, org_a):
-        token = Token.objects.create(user=provider_editor_a)
+        token = issue_token(provider_editor_a, organization=org_a, scope="read")
         api = client_for(None)
-        api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
         listed = rows(api.get(f"{API}/provider-allocations/"))
         assert listed and {r["organization"] for r in listed} == {str(org_a.uuid)}
 

@@ -29,7 +29,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from openpyxl import load_workbook
-from rest_framework.authtoken.models import Token
 
 from cooperation import models as m
 from cooperation.documents import add_document
@@ -53,6 +52,7 @@ from tests.factories import (
     PlanningParticipantFactory,
     PlanningProcessFactory,
     UserFactory,
+    issue_token,
 )
 
 pytestmark = pytest.mark.django_db
@@ -1168,9 +1168,9 @@ class TestAgreementFilters:
 
 class TestToken:
     def test_token_acts_as_its_user(self, w, users):
-        token = Token.objects.create(user=users["provider_editor_a"])
+        token = issue_token(users["provider_editor_a"], organization=w.org_a)
         api = client_for(None)
-        api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
         assert keys("agreements", api.get(url("agreements"))) == {str(w.ag_a.uuid), str(w.ag_pub.uuid)}
         assert api.get(url("agreements", w.ag_b)).status_code == 404
         assert api.patch(url("agreements", w.ag_a), {"title": "X"}, format="json").status_code == 403

@@ -24,7 +24,6 @@ from django.utils import timezone
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
-from rest_framework.authtoken.models import Token
 
 from cooperation.choices import Accessibility, AccessMode, LegalBasis, OrganizationKind, Setting, Umbrella, WorkMode
 from cooperation.hsds import views as hsds_views
@@ -39,6 +38,7 @@ from tests.factories import (
     ServiceFactory,
     TargetGroupFactory,
     UserFactory,
+    issue_token,
 )
 
 pytestmark = pytest.mark.django_db
@@ -560,8 +560,8 @@ class TestVisibility:
         assert set(response.json()) == {"detail"}
 
     def test_token_and_session_authentication(self, data, private, planner):
-        token = Token.objects.create(user=planner)
-        response = client_for(None).get(f"{API}/services", HTTP_AUTHORIZATION=f"Token {token.key}")
+        token = issue_token(planner, scope="read")
+        response = client_for(None).get(f"{API}/services", HTTP_AUTHORIZATION=f"Token {token}")
         assert response.status_code == 200 and response.json()["total_items"] == 3
         assert client_for(None).get(f"{API}/services", HTTP_AUTHORIZATION="Token falsch").status_code == 401
         session = client_for(None)

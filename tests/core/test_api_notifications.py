@@ -9,11 +9,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from core.models import Notification
 from core.notifications import notify
 from tests.conftest import client_for
+from tests.factories import issue_token
 
 pytestmark = pytest.mark.django_db
 
@@ -139,9 +139,10 @@ class TestNotifications:
         assert snapshot() == before
 
     def test_token(self, notes, users):
-        token = Token.objects.create(user=users["provider_editor_b"])
+        editor = users["provider_editor_b"]
+        token = issue_token(editor, organization=editor.memberships.get().organization)
         api = client_for(None)
-        api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
         assert ids(api.get(f"{API}/notifications/")) == {notes["b1"].pk}
         assert api.post(f"{API}/notifications/read-all/").json() == {"marked": 1}
 

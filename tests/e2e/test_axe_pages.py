@@ -89,6 +89,7 @@ EXCLUDED = {
     "membership-create": "POST-only",
     "membership-update": "POST-only",
     "membership-delete": "POST-only",
+    "token-revoke": "POST-only",
     "agreement-transition": "POST-only",
     "agreement-party-confirm": "POST-only",
     "agreement-step-delete": "POST-only",
@@ -205,6 +206,8 @@ PAGES = {
     "field-of-action-detail": by(FieldOfAction, "key", "key", prefer={"key": "kjh"}),
     "field-of-action-update": by(FieldOfAction, "key", "key", Action.CHANGE, prefer={"key": "kjh"}),
     "notification-list": none,
+    # integration tokens (planners, provider editors)
+    "token-list": none,
     # regions
     "region-list": none,
     "region-detail": by(Region, "code", "code", prefer=NEUKOELLN),
