@@ -508,17 +508,94 @@ RECOMPUTE_DELAY = 2  # seconds: lets a burst of changes settle into one run
 
 def enqueue(budget_id: int, trigger: str, user_id: int | None = None) -> AllocationRun | None:
     """Queue a run of the budget now (see request_recompute). Returns the queued
-    record, or None when one was already waiting (the change joins it)."""
-    from .tasks import recompute_budget
+    record, or None when one was already waiting (the change joins it).
 
+    The record is the request: if the broker cannot be reached (Redis down), the
+    task is not sent, the error is logged and the queued record stays —
+    ``resend_stranded_runs`` sends it once Redis is back. The change that asked
+    for the recompute has been committed already and is not failed."""
     try:
         with transaction.atomic():
             run = AllocationRun.objects.create(budget_id=budget_id, status=RunStatus.QUEUED, trigger=trigger,
                                                triggered_by_id=user_id)
     except IntegrityError:
         return None  # one is waiting already (one queued run per budget); it will read this change
-    recompute_budget.apply_async(args=[budget_id, trigger, user_id], countdown=RECOMPUTE_DELAY)
+    _send_recompute(budget_id, trigger, user_id, countdown=RECOMPUTE_DELAY)
     return run
+
+
+def _send_recompute(budget_id: int, trigger: str, user_id: int | None, countdown: float | None = None) -> bool:
+    """Publish the budget's recompute task; False (logged) when the broker is unreachable."""
+    import logging
+
+    from kombu.exceptions import OperationalError as BrokerError
+
+    from .tasks import recompute_budget
+
+    try:
+        recompute_budget.apply_async(args=[budget_id, trigger, user_id], countdown=countdown)
+    except (BrokerError, OSError) as exc:
+        logging.getLogger(__name__).warning(
+            "budget %s: recompute not sent, the broker is unreachable (%s); the queued run is sent again later",
+            budget_id, exc)
+        return False
+    return True
+
+
+def _lock_held(budget_id: int) -> bool:
+    """Whether an execution holds the budget's run lock (see _BudgetLock) right now."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            " AND classid = %s AND objid = %s AND objsubid = 2)",
+            [LOCK_NAMESPACE, budget_id],
+        )
+        return cur.fetchone()[0]
+
+
+def resend_stranded_runs(older_than: float | None = None) -> list[int]:
+    """Send the recompute task again for runs that have waited ``older_than``
+    seconds (default: settings.BUDGET_RUN_RESEND_AFTER): queued runs whose task
+    never reached a worker (the broker was down when it was sent, or Redis lost
+    its queue in a restart) and "running" runs that no execution holds (their
+    worker died; the unacknowledged message would come back only after the
+    visibility timeout). Run by Celery beat every minute and once at worker
+    start; returns the ids of the budgets sent.
+
+    Harmless when the original message still arrives: an execution claims the
+    queued or interrupted record (services.run_allocation), and a second one
+    finds the same inputs and adds no run. A run is sent again at most once per
+    ``older_than`` seconds (a marker in the cache), so a busy queue is not
+    flooded."""
+    import datetime
+
+    from django.conf import settings
+    from django.core.cache import cache
+    from django.db.models import Q
+
+    older_than = settings.BUDGET_RUN_RESEND_AFTER if older_than is None else older_than
+    cutoff = timezone.now() - datetime.timedelta(seconds=older_than)
+    runs = (
+        AllocationRun.objects.filter(Q(status=RunStatus.QUEUED, created_at__lt=cutoff)
+                                     | Q(status=RunStatus.RUNNING, started_at__lt=cutoff))
+        .order_by("budget_id", "created_at", "pk")
+        .values_list("pk", "budget_id", "status", "trigger", "triggered_by_id", "attempts")
+    )
+    sent: list[int] = []
+    for pk, budget_id, status, trigger, user_id, attempts in runs:
+        if budget_id in sent:
+            continue  # one task covers every waiting record of the budget
+        if status == RunStatus.RUNNING and _lock_held(budget_id):
+            continue  # being computed right now
+        marker = f"budgets:run-resent:{pk}:{attempts}"
+        if not cache.add(marker, 1, max(1, int(older_than))):
+            continue  # sent again recently (or the cache, i.e. Redis, is down: then the broker is too)
+        if _send_recompute(budget_id, trigger, user_id):
+            sent.append(budget_id)
+        else:
+            cache.delete(marker)
+    return sent
 
 
 @transaction.atomic

@@ -18,8 +18,9 @@ def navigation(request):
     members = signed_in and not access.is_staff_reader(user) and bool(access.organization_ids(user))
     return {
         "edits_offerings": edits,
-        # API-Zugänge: planners and provider editors (= IntegrationToken.objects.can_add)
-        "manages_tokens": signed_in and (edits or bool(access.organization_ids(user, editor=True))),
+        # API-Zugänge: planners and provider editors (IntegrationToken.objects.can_add, but for the rare
+        # staff reader who also edits an organisation: no link, no extra query on every page)
+        "manages_tokens": edits,
         "has_memberships": members,
         "directory_public": settings.DIRECTORY_PUBLIC,
     }

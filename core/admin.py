@@ -1,6 +1,16 @@
 from django.contrib import admin
+from django.contrib.auth.views import redirect_to_login
 
 from .models import FieldOfAction, ImportRun
+
+
+def _login_first(request, extra_context=None):
+    """The admin has no login of its own: everyone logs in on the app's login page,
+    with its lockout and second factor, then comes back."""
+    return redirect_to_login(request.get_full_path())
+
+
+admin.site.login = _login_first
 
 
 @admin.register(ImportRun)

@@ -32,10 +32,19 @@ ACCOUNT_CHANGED = "account_changed"
 
 
 def client_ip(request) -> str | None:
-    """The client's address: REMOTE_ADDR, which the reverse proxy in front of
-    gunicorn must set to the real client (never trust X-Forwarded-For here)."""
+    """The client's address. Behind ``TRUSTED_PROXY_COUNT`` reverse proxies that
+    each append the address they saw to X-Forwarded-For, the entry that many
+    places from the right (what the client sent itself further left is not
+    trusted); without proxies REMOTE_ADDR."""
     if request is None:
         return None
+    from django.conf import settings
+
+    proxies = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
+    if proxies:
+        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies]
     return request.META.get("REMOTE_ADDR") or None
 
 

@@ -200,3 +200,26 @@ def budget(tree, levels, field):
     rule = AllocationRule.objects.create(budget=budget, part=RulePart.ALL)
     RuleTerm.objects.create(rule=rule, kind=TermKind.INDICATOR, weight=D(1), indicator=need)
     return budget
+
+
+@pytest.fixture
+def security_log():
+    """The security log's events (core.security) written during the test, as
+    dicts, in order. The logger does not propagate to the root (caplog)."""
+    import logging
+
+    class Collect(logging.Handler):
+        def __init__(self):
+            super().__init__(level=logging.DEBUG)
+            self.events = []
+
+        def emit(self, record):
+            self.events.append(dict(record.security))
+
+    logger = logging.getLogger("sozialraum.security")
+    handler, before = Collect(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    yield handler.events
+    logger.removeHandler(handler)
+    logger.setLevel(before)

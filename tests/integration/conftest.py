@@ -32,16 +32,38 @@ def _database_env() -> dict:
     return {"DATABASE_URL": f"postgres://{netloc}/{quote(db['NAME'], safe='')}"}
 
 
-def start_worker(queue: str, log_path: Path, extra_env: dict | None = None) -> subprocess.Popen:
+def _process_env(queue: str, extra_env: dict | None) -> dict:
+    """Environment of a Celery subprocess: the test database, Redis (REDIS_URL, or
+    extra_env's), tasks it sends routed to the test's queue."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env.update(_database_env())
+    env["REDIS_URL"] = os.environ["REDIS_URL"]
+    env["TEST_CELERY_QUEUE"] = queue
     env.update(extra_env or {})
     env["DJANGO_SETTINGS_MODULE"] = "sozialraum.settings.test"
-    env["REDIS_URL"] = os.environ["REDIS_URL"]
+    return env
+
+
+def start_worker(queue: str, log_path: Path, extra_env: dict | None = None, name: str | None = None) -> subprocess.Popen:
+    env = _process_env(queue, extra_env)
     cmd = [
         sys.executable, "-m", "celery", "-A", "sozialraum", "worker",
-        "--pool=solo", "--concurrency=1", "-Q", queue, "-n", f"{queue}@%h",
+        "--pool=solo", "--concurrency=1", "-Q", queue, "-n", f"{name or queue}@%h",
         "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log_path.open("ab"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def start_beat(queue: str, log_path: Path, schedule: dict[str, float], extra_env: dict | None = None) -> subprocess.Popen:
+    """A `celery beat` process with only the given entries of CELERY_BEAT_SCHEDULE,
+    each firing every so many seconds (TEST_BEAT_SCHEDULE), sending to ``queue``;
+    its schedule file lives beside the log. Stop it with stop_worker."""
+    env = _process_env(queue, extra_env)
+    env["TEST_BEAT_SCHEDULE"] = ",".join(f"{name}={seconds}" for name, seconds in schedule.items())
+    cmd = [
+        sys.executable, "-m", "celery", "-A", "sozialraum", "beat", "--loglevel=INFO", "--max-interval=1",
+        "--schedule", str(log_path.with_suffix(".schedule")),
     ]
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log_path.open("ab"), stderr=subprocess.STDOUT,
                             start_new_session=True)
