@@ -35,6 +35,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import CreateView, TemplateView, UpdateView
 
+from cooperation.access import is_staff_reader
 from core.access import Action
 from core.imports.base import import_now
 from core.tables import MONEY, PERCENT, Cell, Column, DataTable, tables_response
@@ -107,8 +108,9 @@ class ExpenditureListView(BudgetPageMixin, ScopedListView):
         )
         fields["part"].empty_label = _("alle")
         fields["part"].choices = Part.choices  # rebuilds django-filter's choice iterator with that label
-        categories = (Expenditure.objects.filter(budget=budget).order_by("category")
-                      .values_list("category", flat=True).distinct())
+        # the cost types of the rows the user may see (provider staff: their own organisation's spending)
+        categories = (Expenditure.objects.for_user(self.request.user, Action.VIEW).filter(budget=budget)
+                      .order_by("category").values_list("category", flat=True).distinct())
         fields["category"] = forms.ChoiceField(
             label=_("Kostenart"), required=False, choices=[("", _("alle")), *((c, c) for c in categories)],
             error_messages={"invalid_choice": _("Diese Kostenart kommt in diesem Budget nicht vor.")},
@@ -400,6 +402,12 @@ class BudgetUtilisationView(BudgetPageMixin, TemplateView):
     (``?export=raeume|kostenarten|monate``)."""
 
     template_name = "budgets/budget_utilisation.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        # every organisation's spending: staff only (provider staff see theirs on "Mein Trägerbudget")
+        if request.user.is_authenticated and not is_staff_reader(request.user):
+            raise Http404
+        return super().dispatch(request, *args, **kwargs)
 
     def get(self, request, *args, **kwargs):
         context = self.get_context_data(**kwargs)

@@ -224,16 +224,17 @@ def datapackage(data: ExportData, executed: bool) -> dict:
     }
 
 
-def fiscal_data_package(data: ExportData) -> bytes:
+def fiscal_data_package(data: ExportData, executed: bool = True) -> bytes:
     """A zip with datapackage.json, allocations.csv (phase approved) and, when
-    the budget has expenditures, executed.csv (their sums per region and part)."""
+    the budget has expenditures and ``executed`` (staff only: the spending of
+    every organisation), executed.csv (their sums per region and part)."""
     budget = data.budget
     year = budget.fiscal_year
     allocations = _plain_csv(
         FDP_ALLOCATION_FIELDS,
         ([a.region.code, a.region.name, a.part, year, f"{a.amount:.2f}"] for a in data.allocations),
     )
-    spent = list(
+    spent = [] if not executed else list(
         Expenditure.objects.filter(budget=budget)
         .values("region__code", "region__name", "part")
         .annotate(amount=Sum("amount"))

@@ -717,4 +717,5 @@ class BudgetFiscalDataPackageView(BudgetExportView):
     content_type = "application/zip"
 
     def render(self, data):
-        return exports.fiscal_data_package(data)
+        # the spending of all organisations is for staff; provider staff get the allocations only
+        return exports.fiscal_data_package(data, executed=is_staff_reader(self.request.user))

@@ -197,7 +197,8 @@ def budget_table(user, region: Region, ancestor_ids: list[int], requested_year: 
     allocations = (Allocation.objects.filter(inside, run_id__in=[b.adopted_run_id for b in budgets if b.adopted_run_id])
                    .values("run__budget_id", "part").annotate(s=Sum("amount")).order_by()
                    .values_list(Value("allocated"), "run__budget_id", "part", "s"))
-    spending = (Expenditure.objects.filter(inside, budget__in=[b.pk for b in budgets])
+    # the spending the user may see (provider staff: their own organisation's, as everywhere)
+    spending = (Expenditure.objects.for_user(user, Action.VIEW).filter(inside, budget__in=[b.pk for b in budgets])
                 .values("budget_id", "part").annotate(s=Sum("amount")).order_by()
                 .values_list(Value("spent"), "budget_id", "part", "s"))
     sums = {"allocated": defaultdict(lambda: Decimal("0.00")), "spent": defaultdict(lambda: Decimal("0.00"))}

@@ -3,8 +3,10 @@ from decimal import Decimal
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
+from cooperation.access import is_staff_reader
 from core.access import Action
 from core.api.renderers import ExportViewSetMixin
 from core.api.views import ScopedModelViewSet, ScopedReadOnlyViewSet, ScopedViewSetMixin
@@ -280,7 +282,10 @@ class BudgetUtilisationViewSet(ScopedViewSetMixin, viewsets.GenericViewSet):
         """Spent against allocated (from the adopted run) per region and part,
         spent per month of the fiscal year, and per cost type (Kostenart) spent,
         its percentage of the allocated total and spent per month; amounts as
-        exact decimal strings."""
+        exact decimal strings. Staff only (404 to provider staff: it holds every
+        organisation's spending)."""
+        if not is_staff_reader(request.user):
+            raise NotFound
         data = utilisation(self.get_object())
         category_months = [m for c in data["categories"] for m in c["months"]]
         for row in [*data["rows"], data["totals"], *data["months"], *data["categories"], *category_months]:
