@@ -12,7 +12,10 @@
 7. bench/providers.py: Trägerbudgets of one budget from 60 agreements;
 8. bench/dashboards.py: empties the database again, loads the demo city
    (manage.py load_demo) and times every dashboard page per persona
-   (≤ 200 ms, ≤ 20 queries; --quick checks the queries only).
+   (≤ 200 ms, ≤ 20 queries; --quick checks the queries only);
+9. bench/load/run.py --keep-data: a load test of that demo city — gunicorn,
+   a Celery worker, Redis, locust with 50 users for 60 s (--quick: 10 users
+   for 15 s); no failed request allowed. Skipped when no Redis is found.
 
 Results: printed tables and bench/out/results.json.
 
@@ -120,7 +123,8 @@ def main(argv=None) -> int:
     recompute.run(size, runs=5)
     passed_on = providers.run(runs=5)
     offerings = services.run(quick=args.quick, runs=7)
-    boards = dashboards.run(quick=args.quick, runs=args.runs)  # last: replaces the data with the demo city
+    boards = dashboards.run(quick=args.quick, runs=args.runs)  # replaces the data with the demo city
+    load = _load_test(args)  # on that demo city: gunicorn + worker + locust (None: skipped, no Redis)
 
     elapsed = time.perf_counter() - started
     checks = {
@@ -129,6 +133,8 @@ def main(argv=None) -> int:
         "constant services queries": offerings["constant_queries"], "Trägerbudgets exact": passed_on["exact"],
         "dashboard pages": boards["ok"],
     }
+    if load is not None:
+        checks["load test without errors"] = load
     ok = all(checks.values())
     if not ok:
         print(f"\nfailed checks: {', '.join(name for name, passed in checks.items() if not passed)}")
@@ -142,6 +148,22 @@ def main(argv=None) -> int:
         common.drop_bench_database()
         print(f"dropped the database {common.BENCH_DB}")
     return 0 if ok else 1
+
+
+def _load_test(args) -> bool | None:
+    """bench/load/run.py --keep-data (--quick: 10 users for 15 s, else 50 for 60 s) in a
+    child process (production settings). None when it was skipped for want of Redis."""
+    import subprocess
+
+    from django.db import connection
+
+    connection.close()
+    cmd = [sys.executable, str(common.BENCH_DIR / "load" / "run.py"), "--keep-data", "--skip-without-redis"]
+    cmd += ["--quick"] * args.quick + ["--allow-any-database"] * args.allow_any_database
+    print("\nload test (bench/load/run.py) …", flush=True)
+    # no timeout here: run.py bounds its own steps and stops its servers itself (a kill from here could not)
+    rc = subprocess.run(cmd, cwd=common.ROOT).returncode
+    return None if rc == 3 else rc == 0
 
 
 def _cpus() -> int:
