@@ -7,6 +7,7 @@ work and rolls back, reporting what would change.
 """
 
 import logging
+import os
 from dataclasses import dataclass, field
 
 import pghistory
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from ..models import ImportRun
 from . import registry
+from .uploads import check_import_file
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +100,9 @@ def execute(run: ImportRun, source=None) -> ImportRun:
     run.save(update_fields=["status", "started_at", "updated_at"])
     summary = None
     try:
+        if isinstance(source, (str, os.PathLike)):
+            # by its content: CSV/GeoJSON text or XLSX, else refused (a ValueError, recorded below)
+            check_import_file(source, name=run.original_name or None)
         # The history of everything the import writes names the run and its author.
         with pghistory.context(user=run.created_by_id, import_run=run.pk), transaction.atomic():
             importer = registry.get(run.kind)(user=run.created_by, options=run.options, import_run=run)

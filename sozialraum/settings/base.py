@@ -68,6 +68,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every response (see "Content-Security-Policy" below).
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "core.middleware.GermanFirstLocaleMiddleware",
@@ -296,6 +298,29 @@ SPECTACULAR_SETTINGS = {
         "GoalStatusEnum": "cooperation.choices.GoalStatus",
         "BudgetPartEnum": "budgets.choices.Part",
         "RulePartEnum": "budgets.choices.RulePart",
+    },
+}
+
+# --- Content-Security-Policy (django-csp 4) --------------------------------------
+# One strict policy in every environment (development and tests too, so the browser tests see
+# every violation): scripts and styles only as files from this server — no inline <script>,
+# <style>, style="…" or on…= handlers, no eval — so an injected script cannot run. JSON data
+# blocks ({{ value|json_script }}) are not scripts and need nothing. img-src allows data: for
+# the SVG icons inside Swagger UI's stylesheet and the map's PNG download (an SVG drawn via a
+# data: URL onto a canvas); connect-src 'self' for the maps' and charts' API calls.
+# Django's debug pages (DEBUG=True, 404/500) are left without the header by django-csp.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'self'"],
+        "object-src": ["'none'"],
     },
 }
 

@@ -464,7 +464,7 @@ class TestPages:
         assert "Hilfen zur Erziehung" in page and "§§ 27 ff. SGB VIII" in page and "§ 71 SGB XII" in page
         assert page.index("Kinder- und Jugendhilfe") < page.index("Jugendarbeit") < page.index("Hilfen zur Erziehung")
         assert page.index("Hilfen zur Erziehung") < page.index("Erziehungsberatung") < page.index("Altenhilfe")
-        assert "padding-inline-start: 3.0em" in html  # third level indented
+        assert 'class="tree-indent" data-indent="3.0"' in html  # third level indented (CSS by data-indent)
         can_add = persona == "planner"
         assert ('href="/handlungsfelder/neu/"' in html) is can_add
         html = client.get(f"{LIST}kjh-hze/").content.decode()

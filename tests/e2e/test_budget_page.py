@@ -56,10 +56,10 @@ class TestRunStatus:
         assert f"Berechnung #{run.pk} wartet" in status.inner_text()
         # the worker takes it: the script shows "läuft" without a reload …
         AllocationRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, started_at=timezone.now(), attempts=1)
-        page.wait_for_function("document.querySelector('.run-status__text').textContent.includes('läuft seit')")
+        page.wait_for_function("() => document.querySelector('.run-status__text').textContent.includes('läuft seit')")
         # … and "fertig", with the link to reload
         AllocationRun.objects.filter(pk=run.pk).update(status=RunStatus.SUCCEEDED, finished_at=timezone.now())
-        page.wait_for_function("document.querySelector('.run-status__text').textContent.includes('ist fertig')")
+        page.wait_for_function("() => document.querySelector('.run-status__text').textContent.includes('ist fertig')")
         link = page.locator(".run-status__link a")
         assert link.inner_text() == "Seite neu laden, um das Ergebnis zu sehen"
         link.click()

@@ -163,7 +163,7 @@ class TestSearchByKeyboard:
         assert "Punkt als „Breitengrad,Längengrad“ angeben" in summary.inner_text()
         link.focus()
         page.keyboard.press("Enter")
-        page.wait_for_function("document.activeElement && document.activeElement.id === 'id_near'")
+        page.wait_for_function("() => document.activeElement && document.activeElement.id === 'id_near'")
         # no search was run, and the status says why
         assert page.get_by_role("status").inner_text().startswith("Keine Suche: Die Angaben enthalten Fehler")
         assert page.locator("ol.directory-results").count() == 0

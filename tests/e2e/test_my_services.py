@@ -120,7 +120,7 @@ class TestEditForm:
             assert message in link.locator("xpath=..").inner_text()
             link.focus()
             page.keyboard.press("Enter")
-            page.wait_for_function(f"document.activeElement && document.activeElement.id === 'id_{name}'")
+            page.wait_for_function(f"() => document.activeElement && document.activeElement.id === 'id_{name}'")
             # the field says it is invalid and is described by its German message
             field = page.locator(f"#id_{name}")
             assert field.get_attribute("aria-invalid") == "true"
