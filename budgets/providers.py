@@ -229,11 +229,15 @@ def _copy_rows(budget: Budget, run_id: int, rows: list[Row], table: str, through
 
 
 def request_recompute(budget_ids) -> None:
-    """Recompute after the current transaction commits (a Celery task)."""
+    """Recompute after the current transaction commits (a Celery task; while
+    the broker is unreachable it is not sent — logged, the change that asked
+    for it is not failed; see core.queueing)."""
+    from core.queueing import send_on_commit
+
     from .tasks import recompute_providers
 
     for budget_id in sorted(set(budget_ids)):
-        transaction.on_commit(lambda b=budget_id: recompute_providers.delay(b))
+        send_on_commit(recompute_providers, budget_id, record=True)
 
 
 def budgets_with_adoption():

@@ -511,35 +511,21 @@ def enqueue(budget_id: int, trigger: str, user_id: int | None = None) -> Allocat
     record, or None when one was already waiting (the change joins it).
 
     The record is the request: if the broker cannot be reached (Redis down), the
-    task is not sent, the error is logged and the queued record stays —
+    task is not sent (core.queueing.send logs it) and the queued record stays —
     ``resend_stranded_runs`` sends it once Redis is back. The change that asked
     for the recompute has been committed already and is not failed."""
+    from core.queueing import send
+
+    from .tasks import recompute_budget
+
     try:
         with transaction.atomic():
             run = AllocationRun.objects.create(budget_id=budget_id, status=RunStatus.QUEUED, trigger=trigger,
                                                triggered_by_id=user_id)
     except IntegrityError:
         return None  # one is waiting already (one queued run per budget); it will read this change
-    _send_recompute(budget_id, trigger, user_id, countdown=RECOMPUTE_DELAY)
+    send(recompute_budget, budget_id, trigger, user_id, countdown=RECOMPUTE_DELAY)
     return run
-
-
-def _send_recompute(budget_id: int, trigger: str, user_id: int | None, countdown: float | None = None) -> bool:
-    """Publish the budget's recompute task; False (logged) when the broker is unreachable."""
-    import logging
-
-    from kombu.exceptions import OperationalError as BrokerError
-
-    from .tasks import recompute_budget
-
-    try:
-        recompute_budget.apply_async(args=[budget_id, trigger, user_id], countdown=countdown)
-    except (BrokerError, OSError) as exc:
-        logging.getLogger(__name__).warning(
-            "budget %s: recompute not sent, the broker is unreachable (%s); the queued run is sent again later",
-            budget_id, exc)
-        return False
-    return True
 
 
 def _lock_held(budget_id: int) -> bool:
@@ -555,26 +541,30 @@ def _lock_held(budget_id: int) -> bool:
 
 
 def resend_stranded_runs(older_than: float | None = None) -> list[int]:
-    """Send the recompute task again for runs that have waited ``older_than``
-    seconds (default: settings.BUDGET_RUN_RESEND_AFTER): queued runs whose task
-    never reached a worker (the broker was down when it was sent, or Redis lost
-    its queue in a restart) and "running" runs that no execution holds (their
-    worker died; the unacknowledged message would come back only after the
-    visibility timeout). Run by Celery beat every minute and once at worker
-    start; returns the ids of the budgets sent.
+    """A sweeper (settings.TASK_RESEND_SWEEPERS; core.queueing): send the
+    recompute task again for runs that have waited ``older_than`` seconds
+    (default: settings.TASK_RESEND_AFTER): queued runs whose task never reached
+    a worker (the broker was down when it was sent, or Redis lost its queue in
+    a restart) and "running" runs that no execution holds (their worker died;
+    the unacknowledged message would come back only after the visibility
+    timeout). Run by Celery beat every minute and once at worker start;
+    returns the ids of the budgets sent.
 
     Harmless when the original message still arrives: an execution claims the
     queued or interrupted record (services.run_allocation), and a second one
     finds the same inputs and adds no run. A run is sent again at most once per
-    ``older_than`` seconds (a marker in the cache), so a busy queue is not
+    ``older_than`` seconds (core.queueing.send_again), so a busy queue is not
     flooded."""
     import datetime
 
     from django.conf import settings
-    from django.core.cache import cache
     from django.db.models import Q
 
-    older_than = settings.BUDGET_RUN_RESEND_AFTER if older_than is None else older_than
+    from core.queueing import send_again
+
+    from .tasks import recompute_budget
+
+    older_than = settings.TASK_RESEND_AFTER if older_than is None else older_than
     cutoff = timezone.now() - datetime.timedelta(seconds=older_than)
     runs = (
         AllocationRun.objects.filter(Q(status=RunStatus.QUEUED, created_at__lt=cutoff)
@@ -588,13 +578,9 @@ def resend_stranded_runs(older_than: float | None = None) -> list[int]:
             continue  # one task covers every waiting record of the budget
         if status == RunStatus.RUNNING and _lock_held(budget_id):
             continue  # being computed right now
-        marker = f"budgets:run-resent:{pk}:{attempts}"
-        if not cache.add(marker, 1, max(1, int(older_than))):
-            continue  # sent again recently (or the cache, i.e. Redis, is down: then the broker is too)
-        if _send_recompute(budget_id, trigger, user_id):
+        if send_again(recompute_budget, budget_id, trigger, user_id, key=f"budget-run:{pk}:{attempts}",
+                      every=older_than):
             sent.append(budget_id)
-        else:
-            cache.delete(marker)
     return sent
 
 

@@ -1,14 +1,11 @@
-import logging
-
 from celery import shared_task
-from celery.signals import worker_ready
-from django.db import InterfaceError, OperationalError, connections
+from django.db import InterfaceError, OperationalError
 
-from . import services
 from .models import Budget
 from .services import run_allocation
 
-logger = logging.getLogger(__name__)
+# Budget runs whose task never reached a worker are sent again by
+# services.resend_stranded_runs, one of the sweepers core.tasks.resend_stranded_work runs.
 
 MAX_RETRIES = 5
 
@@ -45,26 +42,3 @@ def recompute_providers(self, budget_id: int) -> dict:
         if self.request.retries >= MAX_RETRIES:
             raise
         raise self.retry(exc=exc, countdown=min(60, 2 ** (self.request.retries + 1))) from exc
-
-
-@shared_task(acks_late=True, name="budgets.resend_stranded_runs", ignore_result=True)
-def resend_stranded_runs() -> list[int]:
-    """Celery beat, every minute (BUDGET_RUN_SWEEP_SECONDS): send again the runs
-    whose task never reached a worker or whose worker died
-    (services.resend_stranded_runs). Idempotent; a doubled run sends nothing
-    twice within BUDGET_RUN_RESEND_AFTER."""
-    return services.resend_stranded_runs()
-
-
-@worker_ready.connect(dispatch_uid="budgets.resend_stranded_runs_at_start")
-def resend_stranded_runs_at_start(sender=None, **kwargs) -> None:
-    """A starting worker sends again what waited while no worker (or no broker)
-    was there, without waiting for beat. Never stops the worker from starting."""
-    try:
-        sent = services.resend_stranded_runs()
-        if sent:
-            logger.info("budget runs sent again at worker start: budgets %s", sent)
-    except Exception:  # noqa: BLE001 - e.g. the database is not reachable yet: beat sends them later
-        logger.warning("sending stranded budget runs at worker start failed", exc_info=True)
-    finally:
-        connections.close_all()  # the worker's main process keeps no connection (prefork children fork from it)

@@ -365,3 +365,25 @@ class Notification(models.Model):
 
     def __str__(self):
         return self.title
+
+
+class PendingTask(models.Model):
+    """A task the message broker could not take (Redis down) whose work is not
+    recorded anywhere else (index computations, Trägerbudget recomputes): kept
+    here and sent again by the sweeper ``core.queueing.resend_recorded_tasks``
+    once the broker is back. The same call twice is one row (``key``)."""
+
+    task = models.CharField(_("Aufgabe"), max_length=200)  # Celery task name
+    args = models.JSONField(_("Argumente"), default=list)
+    kwargs = models.JSONField(_("Schlüsselwortargumente"), default=dict)
+    key = models.CharField(max_length=64, unique=True)  # sha256 of task and canonical JSON of the arguments
+    created_at = models.DateTimeField(_("angelegt am"), auto_now_add=True)
+    attempts = models.PositiveIntegerField(_("Versuche"), default=0)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = _("wartende Aufgabe")
+        verbose_name_plural = _("wartende Aufgaben")
+
+    def __str__(self):
+        return f"{self.task}{tuple(self.args)}"

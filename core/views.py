@@ -268,6 +268,9 @@ class ImportCreateView(LoginRequiredMixin, FormView):
             user=self.request.user, kind=data["kind"], uploaded_file=data["file"], options=data["options"],
             dry_run=data["dry_run"],
         )
+        if run.sending.sent is False:  # the background service (Redis) is unreachable: sent again later
+            messages.warning(self.request, _("Die Datei ist gespeichert. Die Verarbeitung startet, sobald der "
+                                             "Hintergrunddienst wieder erreichbar ist."))
         return redirect("import-detail", pk=run.pk)
 
     def get_context_data(self, **kwargs):

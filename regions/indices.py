@@ -272,13 +272,16 @@ def definition_as_dict(index: CompositeIndex) -> dict:
 # --- Enqueueing and triggers ----------------------------------------------------------
 
 
-def enqueue_compute(index_id: int, periods) -> None:
+def enqueue_compute(index_id: int, periods) -> list:
     """Compute the index for these periods in the worker, after commit (eagerly
-    in-process without Redis)."""
+    in-process without Redis). Returns a ``core.queueing.Sending`` per period:
+    while the broker is unreachable the task is not sent (logged with index and
+    period; the change that asked for it is not failed) and ``sent`` is False."""
+    from core.queueing import send_on_commit
+
     from .tasks import compute_index
 
-    for period in sorted(set(periods)):
-        transaction.on_commit(lambda p=period: compute_index.delay(index_id, p))
+    return [send_on_commit(compute_index, index_id, period, record=True) for period in sorted(set(periods))]
 
 
 def indices_using(indicator_ids) -> list[int]:

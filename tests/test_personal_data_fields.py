@@ -67,6 +67,8 @@ ALLOWED = {
         STAFF_REF: AUTHORS,
         MASTER: "key name parent description legal_basis order active",
     },
+    # a task the broker could not take: a Celery task name and its ids (index id, period, budget id)
+    "core.PendingTask": {TECH: "id task args kwargs key created_at attempts"},
     "core.Notification": {
         TECH: "id kind event_key created_at read_at emailed_at",
         STAFF: "user",

@@ -9,9 +9,11 @@ work and rolls back, reporting what would change.
 import logging
 import os
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pghistory
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ..models import ImportRun
@@ -140,10 +142,24 @@ def import_now(kind: str, source, *, user=None, options=None, dry_run=False, ori
     return execute(run, source=source)
 
 
+def dead_before():
+    """A run still *running* that started before this moment has lost its worker:
+    the hard time limit (CELERY_TASK_TIME_LIMIT) would have ended it long ago.
+    Imports write in one transaction, so such a run left nothing behind and may
+    simply run again."""
+    from django.conf import settings
+
+    return timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+
+
+def claimable() -> Q:
+    return Q(status=ImportRun.Status.PENDING) | Q(status=ImportRun.Status.RUNNING, started_at__lt=dead_before())
+
+
 def claim(run_id: int) -> ImportRun | None:
-    """Claim a pending run for a worker (conditional UPDATE: a redelivered task
-    finds nothing to do)."""
-    claimed = ImportRun.objects.filter(pk=run_id, status=ImportRun.Status.PENDING).update(
+    """Claim a pending run — or one whose worker died — for a worker
+    (conditional UPDATE: a redelivered task finds nothing to do)."""
+    claimed = ImportRun.objects.filter(claimable(), pk=run_id).update(
         status=ImportRun.Status.RUNNING, started_at=timezone.now()
     )
     if not claimed:

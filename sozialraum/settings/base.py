@@ -153,8 +153,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # socket_timeout: it would also cut the workers' idle pub/sub connections)
     "socket_connect_timeout": 3,
 }
-# Publishing while Redis is down fails after about a second (then the caller records the
-# work in the database; see budgets.services.enqueue and the run sweeper below).
+# Publishing while Redis is down fails after about a second; core.queueing.send then logs it and
+# the request goes on (work recorded in the database is sent again by the sweepers below).
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -170,16 +170,22 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.purge_audit_history",
         "schedule": crontab(hour=3, minute=30),
     },
-    # Budget runs whose task never reached a worker (Redis was down, or lost its queue on a
-    # restart) or whose worker died are sent again (budgets.services.resend_stranded_runs).
-    "budget-runs-resend": {
-        "task": "budgets.resend_stranded_runs",
-        "schedule": env.float("BUDGET_RUN_SWEEP_SECONDS", default=60),
+    # Work recorded in the database whose task never reached a worker (Redis was down, or lost its
+    # queue on a restart) or whose worker died is sent again by the sweepers below (core.queueing).
+    "stranded-work-resend": {
+        "task": "core.resend_stranded_work",
+        "schedule": env.float("TASK_RESEND_SWEEP_SECONDS", default=60),
     },
 }
-# A queued or interrupted budget run is sent again once it waited this many seconds (at most once
-# per such period; an extra message is harmless: same inputs, no new run).
-BUDGET_RUN_RESEND_AFTER = env.int("BUDGET_RUN_RESEND_AFTER", default=300)
+# The sweepers (also run once at each worker start): pending imports; queued or interrupted budget runs;
+# recorded tasks (index computations, Trägerbudget recomputes the broker did not take).
+TASK_RESEND_SWEEPERS = [
+    "core.services.resend_pending_imports", "budgets.services.resend_stranded_runs",
+    "core.queueing.resend_recorded_tasks",  # index computations, Trägerbudget recomputes (core.PendingTask)
+]
+# Recorded work is sent again once it waited this many seconds (at most once per such period; an
+# extra message is harmless: the task claims its record, or finds the same inputs and adds nothing).
+TASK_RESEND_AFTER = env.int("TASK_RESEND_AFTER", default=300)
 
 if REDIS_URL:
     # Redis being down degrades the cache to misses instead of failing the pages (core.cache)

@@ -16,7 +16,7 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 REMINDER_BASE_URL = "https://sozialraum.example.org"
 
 # For integration tests that run real `celery beat`/`worker` processes (tests/integration):
-# TEST_BEAT_SCHEDULE="daily-reminders=1,budget-runs-resend=0.5" keeps only those beat entries,
+# TEST_BEAT_SCHEDULE="daily-reminders=1,stranded-work-resend=0.5" keeps only those beat entries,
 # firing every so many seconds; TEST_CELERY_QUEUE routes every task of the process to the
 # test's own queue; TEST_EMAIL_DIR writes e-mails as files there (readable by the test).
 _test_beat = env.dict("TEST_BEAT_SCHEDULE", cast={"value": float}, default={})

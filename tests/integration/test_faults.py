@@ -21,11 +21,14 @@ from pathlib import Path
 import pytest
 import redis
 from django.core.cache import caches
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, connections, transaction
 
 from budgets.choices import RunStatus, Trigger
 from budgets.models import Allocation, AllocationRun
 from budgets.services import request_recompute, verify
+from core.models import ImportRun
+from regions.models import Region
 from tests.conftest import client_for
 from tests.factories import MeetingTaskFactory, NeedReportFactory, NetworkFactory
 from tests.integration.conftest import kill_worker, start_beat, start_worker, stop_worker
@@ -196,7 +199,7 @@ class TestRedisStopped:
         (empty: it lost everything), beat's sweeper sends the run and the worker
         computes it — one run, each allocation once, adding up to the new total."""
         web_on(private_redis.url)
-        env = {"REDIS_URL": private_redis.url, "BUDGET_RUN_RESEND_AFTER": "2"}
+        env = {"REDIS_URL": private_redis.url, "TASK_RESEND_AFTER": "2"}
         worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
         web, api = _logged_in(planner), client_for(planner)
         pages = ["/", "/raeume/", "/raeume/P11/", f"/budgets/{budget.pk}/", "/angebotsfinder/"]
@@ -204,7 +207,7 @@ class TestRedisStopped:
         procs, logs = [], [worker_log, beat_log]
         try:
             procs.append(start_worker(task_queue, worker_log, env))
-            procs.append(start_beat(task_queue, beat_log, {"budget-runs-resend": 1}, env))
+            procs.append(start_beat(task_queue, beat_log, {"stranded-work-resend": 1}, env))
             wait_for(lambda: " ready." in worker_log.read_text(errors="replace"), "the worker to connect",
                      procs, logs)
             for url in pages:  # with Redis: fills the cache
@@ -256,7 +259,63 @@ class TestRedisStopped:
         # beat met the outage (a failed send, or its reconnection attempts) and went on afterwards
         beat_text = beat_log.read_text(errors="replace")
         outage = max(beat_text.rfind("Message Error"), beat_text.rfind("beat: Connection error"))
-        assert 0 <= outage < beat_text.rfind("Sending due task budget-runs-resend"), _tail(beat_log)
+        assert 0 <= outage < beat_text.rfind("Sending due task stranded-work-resend"), _tail(beat_log)
+
+    def test_an_import_sent_while_redis_is_down_runs_once_when_it_is_back(
+            self, tree, planner, private_redis, web_on, task_queue, tmp_path):
+        """An import uploaded through the API while Redis is stopped is accepted
+        (202, not 500) and stays pending: its task could not be sent. When Redis is
+        back (empty), beat's sweeper sends it and the worker runs it — once, with
+        its rows; a duplicate message finds the run claimed and does nothing."""
+        from core.queueing import send
+        from core.tasks import run_import
+
+        web_on(private_redis.url)
+        env = {"REDIS_URL": private_redis.url, "TASK_RESEND_AFTER": "2"}
+        worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
+        procs, logs = [], [worker_log, beat_log]
+        csv = "code,name,parent_code,level\r\nWK-N,Weltkreis Nord,CITY,bezirk\r\nWK-S,Weltkreis Süd,CITY,bezirk\r\n"
+        try:
+            procs.append(start_worker(task_queue, worker_log, env))
+            procs.append(start_beat(task_queue, beat_log, {"stranded-work-resend": 1}, env))
+            wait_for(lambda: " ready." in worker_log.read_text(errors="replace"), "the worker to connect",
+                     procs, logs)
+
+            private_redis.kill()
+            response, seconds = _timed(
+                client_for(planner).post, "/api/v1/imports/",
+                {"kind": "regions", "file": SimpleUploadedFile("raeume.csv", csv.encode(), content_type="text/csv")},
+                format="multipart")
+            assert response.status_code == 202, response.content
+            assert seconds < 5, f"the upload took {seconds:.1f} s with Redis stopped"
+            assert response.data["status"] == "pending"
+            run_id = response.data["id"]
+            time.sleep(3)  # longer than TASK_RESEND_AFTER: still nothing can run
+            assert ImportRun.objects.get(pk=run_id).status == ImportRun.Status.PENDING
+
+            private_redis.start()  # empty: the task was never there
+            wait_for(lambda: ImportRun.objects.get(pk=run_id).status == ImportRun.Status.SUCCEEDED,
+                     "the import after Redis came back", procs, logs)
+            # a late duplicate (as if Redis had kept the first message): once the web side publishes again
+            wait_for(lambda: send(run_import, run_id), "the web side to reach Redis again", procs, logs)
+            wait_for(lambda: "'skipped'" in worker_log.read_text(errors="replace"), "the duplicate to be skipped",
+                     procs, logs)
+            time.sleep(3)  # more sweeps (every second) find nothing to send
+        finally:
+            for proc in reversed(procs):
+                stop_worker(proc)
+        run = ImportRun.objects.get(pk=run_id)
+        assert run.status == ImportRun.Status.SUCCEEDED and run.summary, run.errors
+        regions = Region.objects.filter(code__in=["WK-N", "WK-S"]).select_related("parent", "level")
+        assert sorted((r.code, r.parent.code, r.level.key, r.created_by_id) for r in regions) == [
+            ("WK-N", "CITY", "bezirk", planner.pk), ("WK-S", "CITY", "bezirk", planner.pk)]
+        log = worker_log.read_text(errors="replace")
+        results = re.findall(r"core\.run_import\[[^\]]+\] succeeded in [^:]+: '(\w+)'", log)
+        assert results.count("succeeded") == 1 and set(results) == {"succeeded", "skipped"}, results
+        assert "Task core.resend_stranded_work[" in log  # the sweeper: the only sender before the duplicate
+        beat_text = beat_log.read_text(errors="replace")
+        outage = max(beat_text.rfind("Message Error"), beat_text.rfind("beat: Connection error"))
+        assert 0 <= outage < beat_text.rfind("Sending due task stranded-work-resend"), _tail(beat_log)
 
 
 def _logged_in(user):
@@ -385,8 +444,8 @@ class TestWorkerKilledAfterWriting:
             wait_for(lambda: _backend_gone(pid), "the killed worker's database session to end")
             assert not Allocation.objects.exists()  # its transaction was never committed
             assert AllocationRun.objects.get().status == RunStatus.RUNNING
-            time.sleep(1)  # older than BUDGET_RUN_RESEND_AFTER below
-            worker = start_worker(task_queue, log, {"BUDGET_RUN_RESEND_AFTER": "1"})
+            time.sleep(1)  # older than TASK_RESEND_AFTER below
+            worker = start_worker(task_queue, log, {"TASK_RESEND_AFTER": "1"})
             wait_for(lambda: AllocationRun.objects.filter(status=RunStatus.SUCCEEDED).exists(),
                      "the run to complete in the next worker", [worker], [log])
             time.sleep(2)  # nothing else may follow
@@ -398,7 +457,8 @@ class TestWorkerKilledAfterWriting:
         assert run.status == RunStatus.SUCCEEDED and run.attempts == 2
         _assert_complete(run, D("1000.00"))
         text = log.read_text(errors="replace")
-        assert text.count(f"budget runs sent again at worker start: budgets [{budget.pk}]") == 1, _tail(log)
+        assert text.count(f"sent again at worker start by budgets.services.resend_stranded_runs: [{budget.pk}]") == 1, \
+            _tail(log)
         assert len(re.findall(r"budgets\.recompute_budget\[[^\]]+\] succeeded in", text)) == 1
 
 
