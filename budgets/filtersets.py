@@ -1,3 +1,5 @@
+import re
+
 import django_filters
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -44,10 +46,10 @@ class ExpenditureFilterSet(django_filters.FilterSet):
         value = (value or "").strip()
         if not value:
             return qs
-        year, _sep, month = value.partition("-")
-        if not (year.isdigit() and month.isdigit() and 1 <= int(month) <= 12):
+        match = re.fullmatch(r"(\d{4})-(\d{1,2})", value, re.ASCII)
+        if not (match and int(match[1]) >= 1 and 1 <= int(match[2]) <= 12):
             raise ValidationError({"month": [gettext("Monat im Format JJJJ-MM angeben, z. B. 2027-03.")]})
-        return qs.filter(booking_date__year=int(year), booking_date__month=int(month))
+        return qs.filter(booking_date__year=int(match[1]), booking_date__month=int(match[2]))
 
 
 class ProviderShareFilterSet(django_filters.FilterSet):

@@ -11,6 +11,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import ValidationError
 
+from core.filtersets import IsoDateTimeFilter
 from core.models import FieldOfAction
 from regions.filtersets import SubtreeFilter
 from regions.models import Region
@@ -94,8 +95,8 @@ class OrganizationFilterSet(django_filters.FilterSet):
     umbrella = django_filters.MultipleChoiceFilter(choices=Umbrella.choices, label=_("Dachverband"))
     region = django_filters.CharFilter(method="filter_region", label=_("aktiv im Raum (Schlüssel, mit Teilräumen)"))
     parent = django_filters.UUIDFilter(field_name="parent__uuid", label=_("übergeordnete Organisation (UUID)"))
-    modified_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt",
-                                                      label=_("geändert nach (ISO 8601)"))
+    modified_after = IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt",
+                                       label=_("geändert nach (ISO 8601)"))
 
     class Meta:
         model = Organization
@@ -166,8 +167,8 @@ class ServiceFilterSet(django_filters.FilterSet):
         method="filter_needs_confirmation", label=_("nicht rechtzeitig als aktuell bestätigt")
     )
     organization = django_filters.UUIDFilter(field_name="organization__uuid", label=_("Organisation (UUID)"))
-    modified_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt",
-                                                      label=_("geändert nach (ISO 8601)"))
+    modified_after = IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt",
+                                       label=_("geändert nach (ISO 8601)"))
 
     DEFAULT_RADIUS_KM = 2.0
 
@@ -322,8 +323,8 @@ class AgreementFilterSet(RegionSubtreeMixin, django_filters.FilterSet):
                                              label=_("Partei (Organisation, UUID)"))
     review_before = django_filters.DateFilter(field_name="next_review", lookup_expr="lte",
                                               label=_("Überprüfung fällig bis"))
-    modified_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt",
-                                                      label=_("geändert nach (ISO 8601)"))
+    modified_after = IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt",
+                                       label=_("geändert nach (ISO 8601)"))
 
     class Meta:
         model = Agreement
@@ -388,8 +389,8 @@ class NetworkFilterSet(RegionSubtreeMixin, django_filters.FilterSet):
 
 class MeetingFilterSet(django_filters.FilterSet):
     network = django_filters.UUIDFilter(field_name="network__uuid", label=_("Netzwerk (UUID)"))
-    after = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="gte", label=_("ab"))
-    before = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt", label=_("vor"))
+    after = IsoDateTimeFilter(field_name="starts_at", lookup_expr="gte", label=_("ab"))
+    before = IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt", label=_("vor"))
 
     class Meta:
         model = Meeting

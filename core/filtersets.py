@@ -1,10 +1,35 @@
 """One FilterSet per model, used by the HTML lists and the API viewsets."""
 
+from datetime import timedelta
+
 import django_filters
+from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django_filters.fields import IsoDateTimeField
 
 from .models import FieldOfAction, Notification
+
+MAX_UTC_OFFSET = timedelta(hours=14)  # the largest offset in use (Kiribati); PostgreSQL refuses beyond 15:59
+
+
+class BoundedIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 time whose UTC offset exists (Python takes up to ±23:59,
+    PostgreSQL answers an error beyond ±15:59)."""
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        offset = parsed.utcoffset() if parsed is not None else None
+        if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+            raise forms.ValidationError(_("Die Zeitzonenangabe liegt außerhalb von ±14:00."), code="invalid")
+        return parsed
+
+
+class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """``django_filters.IsoDateTimeFilter`` with an offset check: an impossible
+    offset is a 400 with a message, not a database error."""
+
+    field_class = BoundedIsoDateTimeField
 
 
 class FieldOfActionFilterSet(django_filters.FilterSet):

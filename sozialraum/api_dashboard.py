@@ -4,11 +4,13 @@ classes (label, colour, count) for the legend. The planner overview's map reads
 it in the browser (session authentication); its table is rendered from the
 same function (``sozialraum.dashboard.map_data``)."""
 
-from drf_spectacular.openapi import AutoSchema
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
+
+from core.api.schema import AutoSchema
 
 from . import dashboard
 
@@ -69,11 +71,16 @@ class MapDataViewSet(viewsets.ViewSet):
         """A metric's values for the regions of one level that the caller may
         see, classified into up to five classes (quantiles; an index's own classes)."""
         level, metric = request.query_params.get("level", ""), request.query_params.get("metric", "")
+        period = request.query_params.get("period") or None
         missing = [name for name, value in (("level", level), ("metric", metric)) if not value]
         if missing:
             return Response({name: ["Pflichtangabe."] for name in missing}, status=400)
+        with_nul = [name for name, value in (("level", level), ("metric", metric), ("period", period or ""))
+                    if "\x00" in value]
+        if with_nul:  # PostgreSQL takes no NUL in a string
+            return Response({name: [_("Nullzeichen sind nicht erlaubt.")] for name in with_nul}, status=400)
         try:
-            data = dashboard.map_data(request.user, level, metric, request.query_params.get("period") or None)
+            data = dashboard.map_data(request.user, level, metric, period)
         except dashboard.MetricError as exc:
             return Response({"detail": str(exc)}, status=400)
         return Response(data.as_json())

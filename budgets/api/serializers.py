@@ -100,6 +100,14 @@ class AllocationRuleSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(_("Keine Berechtigung für dieses Budget."))
         return budget
 
+    def validate_bounds(self, bounds):
+        codes = [b["region"].code for b in bounds]
+        twice = sorted({code for code in codes if codes.count(code) > 1})
+        if twice:
+            raise serializers.ValidationError(
+                _("Je Raum höchstens eine Grenze (mehrfach: %(codes)s).") % {"codes": ", ".join(twice)})
+        return bounds
+
     def validate_terms(self, terms):
         if not terms:
             raise serializers.ValidationError(_("Mindestens eine Verteilungsgrundlage angeben."))
@@ -163,7 +171,7 @@ class AllocationSerializer(serializers.ModelSerializer):
 
 
 class AllocationRunSerializer(serializers.ModelSerializer):
-    triggered_by = serializers.StringRelatedField()
+    triggered_by = serializers.StringRelatedField(allow_null=True, help_text="Leer: automatisch ausgelöst.")
     allocations = serializers.SerializerMethodField()
 
     class Meta:

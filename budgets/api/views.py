@@ -1,5 +1,6 @@
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -9,6 +10,7 @@ from rest_framework.response import Response
 from cooperation.access import is_staff_reader
 from core.access import Action
 from core.api.renderers import ExportViewSetMixin
+from core.api.schema import ERRORS
 from core.api.views import ScopedModelViewSet, ScopedReadOnlyViewSet, ScopedViewSetMixin
 
 from ..choices import Part, RulePart, Trigger
@@ -34,6 +36,14 @@ from .serializers import (
     ExpenditureSerializer,
     WhatIfSerializer,
 )
+
+
+class AdoptSerializer(serializers.Serializer):
+    run = serializers.IntegerField(min_value=1, help_text="Nummer der Berechnung dieses Budgets.")
+
+    class Meta:
+        ref_name = "AdoptRequest"
+
 
 Preview = inline_serializer(
     "AllocationPreview",
@@ -69,20 +79,23 @@ class BudgetViewSet(ExportViewSetMixin, ScopedModelViewSet):
     def recompute(self, request, pk=None):
         """„Neu berechnen“: queue a run now (a no-op when nothing changed)."""
         budget = self.get_object()
-        if not Budget.objects.for_user(request.user, Action.CHANGE).filter(pk=budget.pk).exists():
-            return Response(status=status.HTTP_403_FORBIDDEN)
+        self.check_may_change(budget)
         request_recompute([budget.pk], Trigger.MANUAL, request.user)
         return Response(status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=inline_serializer("AdoptRequest", {"run": serializers.IntegerField()}),
-                   responses={200: BudgetSerializer})
+    def check_may_change(self, budget):
+        if not Budget.objects.for_user(self.request.user, Action.CHANGE).filter(pk=budget.pk).exists():
+            self.permission_denied(self.request, message=_("Keine Berechtigung, dieses Budget zu ändern."))
+
+    @extend_schema(request=AdoptSerializer, responses={200: BudgetSerializer})
     @action(detail=True, methods=["post"])
     def adopt(self, request, pk=None):
         """Adopt a finished run as the budget's current allocation."""
         budget = self.get_object()
-        if not Budget.objects.for_user(request.user, Action.CHANGE).filter(pk=budget.pk).exists():
-            return Response(status=status.HTTP_403_FORBIDDEN)
-        run = budget.runs.filter(pk=request.data.get("run")).first()
+        self.check_may_change(budget)
+        form = AdoptSerializer(data=request.data)  # also refuses a body that is no object
+        form.is_valid(raise_exception=True)
+        run = budget.runs.filter(pk=form.validated_data["run"]).first()
         if run is None:
             return Response({"run": ["Keine Berechnung dieses Budgets."]}, status=status.HTTP_400_BAD_REQUEST)
         try:
@@ -185,7 +198,9 @@ class AllocationRuleViewSet(ExportViewSetMixin, ScopedModelViewSet):
         request_recompute([serializer.instance.budget_id], Trigger.RULE_CHANGE, self.request.user)
 
     def get_queryset(self):
-        return super().get_queryset().prefetch_related("terms__indicator", "terms__factor_indicator", "bounds__region")
+        # ordered: pages of an unordered list may repeat or skip rules
+        return super().get_queryset().prefetch_related(
+            "terms__indicator", "terms__factor_indicator", "bounds__region").order_by("budget_id", "part", "pk")
 
     def perform_destroy(self, instance):
         budget_id = instance.budget_id
@@ -212,7 +227,7 @@ class AllocationRunViewSet(ExportViewSetMixin, ScopedReadOnlyViewSet):
         responses={200: inline_serializer("RunComparison", {
             "a": serializers.IntegerField(), "b": serializers.IntegerField(),
             "regions": serializers.ListField(child=serializers.DictField()),
-        })},
+        }), 404: ERRORS["404"]},
     )
     @action(detail=False, methods=["get"])
     def compare(self, request):

@@ -186,7 +186,7 @@ class AgreementPartySerializer(ModelChecksSerializer):
                                        help_text=_("UUID der Vereinbarung."))
     organization = organization_field()
     organization_name = name_of("organization")
-    confirmed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    confirmed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = AgreementParty
@@ -366,6 +366,9 @@ class NetworkMemberSerializer(ModelChecksSerializer):
         return super().validate(attrs)
 
 
+MEETING_YEARS = (1900, 2200)
+
+
 class MeetingSerializer(ModelChecksSerializer):
     """Attendees are organisations of the network (members, coordinator).
     Case counts (``cases_discussed``, ``case_fields``) only for case
@@ -385,6 +388,13 @@ class MeetingSerializer(ModelChecksSerializer):
                   "case_fields", "created_at", "updated_at"]
         read_only_fields = ["uuid", "created_at", "updated_at"]
         validators = []
+
+    def validate_starts_at(self, starts_at):
+        # before 1893 Berlin's local time had an offset in seconds (LMT), which is no valid ISO 8601 answer
+        if not MEETING_YEARS[0] <= starts_at.year <= MEETING_YEARS[1]:
+            raise serializers.ValidationError(_("Bitte einen Beginn zwischen %(first)d und %(last)d angeben.")
+                                              % {"first": MEETING_YEARS[0], "last": MEETING_YEARS[1]})
+        return starts_at
 
     def validate(self, attrs):
         refuse_change(self, attrs, ["network"], _("Eine Sitzung wechselt nicht das Netzwerk."))
@@ -449,7 +459,7 @@ class NeedReportSerializer(ModelChecksSerializer):
                                           help_text=_("Schlüssel des Raums."))
     field = serializers.SlugRelatedField(slug_field="key", queryset=FieldOfAction.objects.all(),
                                          help_text=_("Schlüssel des Handlungsfelds."))
-    triaged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    triaged_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     next_statuses = serializers.SerializerMethodField(help_text=_("Wohin die Planung die Meldung bewegen kann."))
 
     class Meta:
@@ -661,10 +671,3 @@ class ConflictCloseSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=[c for c in ConflictStatus.choices if c[0] != ConflictStatus.OPEN],
                                      help_text=_("Wie der Fall endet."))
     outcome = serializers.CharField(help_text=_("Das Ergebnis."))
-
-
-class DetailSerializer(serializers.Serializer):
-    """An error that is not about one field (German)."""
-
-    detail = serializers.CharField()
-

@@ -30,10 +30,12 @@ from core import audit
 from core.access import Action
 from core.api.permissions import READ_ONLY_TOKEN, ScopedModelPermission, token_allows
 from core.api.renderers import ExportViewSetMixin
+from core.api.schema import ValidationErrorSerializer
 from core.api.views import ScopedModelViewSet, ScopedViewSetMixin
 
 from .. import access, conflicts, meetings, needs, planning
 from .. import agreements as agreement_flow
+from ..documents import TYPES as DOCUMENT_TYPES
 from ..filtersets import (
     AgreementDocumentFilterSet,
     AgreementFilterSet,
@@ -78,7 +80,6 @@ from .cooperation_serializers import (
     CloseProcessSerializer,
     ConflictCaseSerializer,
     ConflictCloseSerializer,
-    DetailSerializer,
     EscalationStepSerializer,
     GoalSerializer,
     HistorySerializer,
@@ -96,7 +97,9 @@ from .cooperation_serializers import (
     TriageSerializer,
 )
 
-REFUSED = OpenApiResponse(DetailSerializer, description="Nicht möglich (die Begründung auf Deutsch).")
+# a refused step ({"detail": …}) or invalid fields of the request ({"to": […]})
+REFUSED = OpenApiResponse(ValidationErrorSerializer,
+                          description="Nicht möglich (die Begründung auf Deutsch) oder ungültige Angaben.")
 
 
 # --- FilterSets that cooperation/filtersets.py does not have (yet) ----------------------------
@@ -282,8 +285,9 @@ class AgreementDocumentViewSet(ExportViewSetMixin, ScopedViewSetMixin, mixins.Cr
         with transaction.atomic():
             delete_document(instance)
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY,
-                                                                                  description="Die Datei")})
+    @extend_schema(responses={(200, media_type): OpenApiResponse(OpenApiTypes.BINARY, description="Die Datei")
+                              # the type it was uploaded as (checked by content), or generic bytes
+                              for media_type in ["application/octet-stream", *sorted(set(DOCUMENT_TYPES.values()))]})
     @action(detail=True, methods=["get"], renderer_classes=[AnyMediaRenderer])
     def download(self, request, **kwargs):
         """The file, as an attachment with its original name and type."""

@@ -11,7 +11,7 @@ organisation to another organisation.
 """
 
 import copy
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -71,7 +71,11 @@ class CoordinateField(serializers.DecimalField):
                          allow_null=True, required=False, **kwargs)
 
     def validate_precision(self, value):
-        return super().validate_precision(value.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP))
+        try:
+            value = value.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
+        except InvalidOperation:  # too many digits to round (1e30): "too long" like any other
+            self.fail("max_digits", max_digits=self.max_digits)
+        return super().validate_precision(value)
 
 
 def run_model_clean(serializer, attrs):
@@ -200,7 +204,8 @@ class LocationSerializer(AtomicModelSerializer):
     latitude = CoordinateField(90, help_text="WGS84, z. B. 52.520008")
     longitude = CoordinateField(180, help_text="WGS84, z. B. 13.404954")
     region = serializers.SlugRelatedField(
-        slug_field="code", read_only=True, help_text="Der Raum, in dem der Punkt liegt (aus den Koordinaten).",
+        slug_field="code", read_only=True, allow_null=True,
+        help_text="Der Raum, in dem der Punkt liegt (aus den Koordinaten; leer außerhalb jeder Raumgrenze).",
     )
 
     class Meta:

@@ -12,6 +12,8 @@ misses nothing.
 import django_filters
 from django.db.models import Exists, OuterRef, Q
 
+from core.filtersets import IsoDateTimeFilter
+
 from ..choices import Umbrella
 from ..filtersets import OrganizationFilterSet, ServiceFilterSet
 from ..models import Service
@@ -23,7 +25,7 @@ class HSDSServiceFilterSet(ServiceFilterSet):
     organization_id = django_filters.UUIDFilter(field_name="organization__uuid")
     taxonomy_term_id = django_filters.UUIDFilter(method="filter_taxonomy_term")
     taxonomy_id = django_filters.UUIDFilter(method="filter_taxonomy")
-    modified_after = django_filters.IsoDateTimeFilter(method="filter_modified_after")
+    modified_after = IsoDateTimeFilter(method="filter_modified_after")
 
     def filter_modified_after(self, qs, name, value):
         located = Service.locations.through.objects.filter(service_id=OuterRef("pk"), location__updated_at__gte=value)
@@ -69,4 +71,4 @@ class HSDSServiceFilterSet(ServiceFilterSet):
 
 class HSDSOrganizationFilterSet(OrganizationFilterSet):
     search = django_filters.CharFilter(method="filter_q")
-    modified_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    modified_after = IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")

@@ -1,4 +1,5 @@
 import json
+import math
 
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -9,7 +10,7 @@ from ..models import ImportRun
 
 
 class ImportRunSerializer(serializers.ModelSerializer):
-    created_by = serializers.StringRelatedField()
+    created_by = serializers.StringRelatedField(allow_null=True)
 
     class Meta:
         model = ImportRun
@@ -41,9 +42,32 @@ class ImportSubmitSerializer(serializers.Serializer):
         if not text:
             return {}
         try:
-            value = json.loads(text)
-        except json.JSONDecodeError as e:
+            value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+        except (json.JSONDecodeError, ValueError) as e:
             raise serializers.ValidationError(_("Kein gültiges JSON: %(e)s") % {"e": e})
         if not isinstance(value, dict):
             raise serializers.ValidationError(_("Optionen müssen ein JSON-Objekt sein."))
+        if _has_nul(value):  # PostgreSQL's jsonb takes no \u0000
+            raise serializers.ValidationError(_("Nullzeichen sind nicht erlaubt."))
         return value
+
+
+def _no_constant(name):
+    raise ValueError(_("%(name)s ist keine Zahl in JSON") % {"name": name})
+
+
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):  # 1e999: PostgreSQL's jsonb takes no Infinity
+        raise ValueError(_("Zahl %(text)s ist zu groß") % {"text": text})
+    return value
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False

@@ -4,6 +4,8 @@ from rest_framework.exceptions import APIException
 
 from core.access import Action
 
+from .schema import AutoSchema
+
 
 class InUse(APIException):
     status_code = status.HTTP_409_CONFLICT
@@ -15,6 +17,10 @@ class ScopedViewSetMixin:
     and the author of a write is stamped on the object."""
 
     model = None
+    schema = AutoSchema()  # documents the error answers too (core.api.schema)
+    # any path segment reaches the view, so an unknown key is the API's JSON 404 (DRF's default
+    # "[^/.]+" left keys with a dot to Django's HTML 404 page)
+    lookup_value_regex = "[^/]+"
 
     def get_queryset(self):
         return self.model.objects.for_user(self.request.user, Action.VIEW)

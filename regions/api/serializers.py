@@ -3,6 +3,7 @@ import copy
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from core.access import Action, Role
@@ -107,6 +108,51 @@ class RegionSerializer(serializers.ModelSerializer):
         return self._apply(instance, validated)
 
 
+# --- GeoJSON (RFC 7946) of regions: what ?format=geojson answers (documentation only) ----------
+
+
+@extend_schema_field({"type": "string", "enum": ["Feature"]})
+class _FeatureType(serializers.CharField):
+    pass
+
+
+@extend_schema_field({"type": "string", "enum": ["FeatureCollection"]})
+class _FeatureCollectionType(serializers.CharField):
+    pass
+
+
+@extend_schema_field({"type": "object", "nullable": True,
+                      "description": "GeoJSON-Geometrie (Polygon oder MultiPolygon, WGS84); leer ohne Grenze."})
+class _Geometry(serializers.JSONField):
+    pass
+
+
+class RegionFeaturePropertiesSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    level = serializers.CharField(help_text="Schlüssel der Ebene.")
+    parent = serializers.CharField(allow_null=True, help_text="Schlüssel des übergeordneten Raums.")
+    area_m2 = serializers.DecimalField(max_digits=16, decimal_places=2, allow_null=True)
+
+
+class RegionFeatureSerializer(serializers.Serializer):
+    """One region as a GeoJSON Feature (``id``: its code)."""
+
+    type = _FeatureType()
+    id = serializers.CharField()
+    geometry = _Geometry()
+    properties = RegionFeaturePropertiesSerializer()
+
+
+@extend_schema_serializer(many=False)
+class RegionFeatureCollectionSerializer(serializers.Serializer):
+    """Regions with a boundary as a GeoJSON FeatureCollection (RFC 7946: WGS84,
+    no ``crs`` member; not paginated)."""
+
+    type = _FeatureCollectionType()
+    features = RegionFeatureSerializer(many=True)
+
+
 class IndicatorSerializer(serializers.ModelSerializer):
     weight_indicator = serializers.SlugRelatedField(slug_field="key", queryset=Indicator.objects.all(),
                                                     allow_null=True, required=False)
@@ -116,6 +162,11 @@ class IndicatorSerializer(serializers.ModelSerializer):
         fields = ["id", "key", "name", "unit", "description", "source", "direction", "rollup", "weight_indicator",
                   "decimals", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
+
+    def validate_weight_indicator(self, weight):
+        if weight is not None and self.instance is not None and weight.pk == self.instance.pk:
+            raise serializers.ValidationError(_("Ein Indikator kann nicht sich selbst gewichten."))
+        return weight
 
     def validate(self, attrs):
         rollup = attrs.get("rollup", getattr(self.instance, "rollup", None))

@@ -1,5 +1,12 @@
 from django.db.models import Prefetch, ProtectedError, RestrictedError
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
@@ -28,6 +35,8 @@ from .serializers import (
     IndicatorSerializer,
     IndicatorValueRecordSerializer,
     IndicatorValueSerializer,
+    RegionFeatureCollectionSerializer,
+    RegionFeatureSerializer,
     RegionLevelSerializer,
     RegionSerializer,
 )
@@ -40,12 +49,27 @@ class RegionLevelViewSet(ExportViewSetMixin, ScopedModelViewSet):
     queryset = RegionLevel.objects.all()
 
 
+GEOJSON = GeoJSONRenderer.media_type
+GEOJSON_ACTIONS = ("list", "retrieve", "ancestors", "locate")  # the reading ones; writes answer JSON
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+REGIONS_AS_GEOJSON = {(200, "application/json"): RegionSerializer(many=True),
+                      (200, GEOJSON): RegionFeatureCollectionSerializer}
+
+
 @extend_schema_view(
     list=extend_schema(
         parameters=[OpenApiParameter("format", str, enum=["json", "geojson", "csv", "xlsx"],
                                      description="geojson: FeatureCollection (RFC 7946) der Räume mit Grenze; "
-                                                 "csv / xlsx: alle gefilterten Räume als Tabelle")]
-    )
+                                                 "csv / xlsx: alle gefilterten Räume als Tabelle")],
+        responses={
+            (200, "application/json"): RegionSerializer,
+            (200, GEOJSON): RegionFeatureCollectionSerializer,
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="Export aller gefilterten Zeilen"),
+            (200, XLSX): OpenApiResponse(OpenApiTypes.BINARY, description="Export aller gefilterten Zeilen"),
+        },
+    ),
+    retrieve=extend_schema(responses={(200, "application/json"): RegionSerializer,
+                                      (200, GEOJSON): RegionFeatureSerializer}),
 )
 class RegionViewSet(ExportViewSetMixin, ScopedModelViewSet):
     model = Region
@@ -65,6 +89,18 @@ class RegionViewSet(ExportViewSetMixin, ScopedModelViewSet):
     def _geojson(self) -> bool:
         renderer = getattr(self.request, "accepted_renderer", None)
         return renderer is not None and renderer.format == "geojson"
+
+    def get_renderers(self):
+        renderers = super().get_renderers()
+        if getattr(self, "action", None) not in GEOJSON_ACTIONS:
+            renderers = [r for r in renderers if not isinstance(r, GeoJSONRenderer)]
+        return renderers
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # an error is a JSON object, not GeoJSON
+        if isinstance(response, Response) and response.status_code >= 400 and self._geojson():
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
 
     @staticmethod
     def feature(r) -> dict:
@@ -93,8 +129,8 @@ class RegionViewSet(ExportViewSetMixin, ScopedModelViewSet):
             return super().retrieve(request, *args, **kwargs)
         return Response(self.feature(self.get_object()))
 
-    @extend_schema(responses=RegionSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @extend_schema(responses=REGIONS_AS_GEOJSON)
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def ancestors(self, request, code=None):
         region = self.get_object()
         qs = self.get_queryset().filter(pk__in=region.ancestor_ids).order_by("depth")
@@ -104,9 +140,9 @@ class RegionViewSet(ExportViewSetMixin, ScopedModelViewSet):
 
     @extend_schema(
         parameters=[OpenApiParameter("lon", float, required=True), OpenApiParameter("lat", float, required=True)],
-        responses=RegionSerializer(many=True),
+        responses=REGIONS_AS_GEOJSON,
     )
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
     def locate(self, request):
         """Regions containing a point (WGS84), deepest first."""
         try:
@@ -142,6 +178,14 @@ BulkResult = inline_serializer(
 )
 
 
+# the rows were checked (the result names every bad row), or the body was not a list at all
+BULK_REFUSED = OpenApiResponse(
+    {"anyOf": [{"$ref": "#/components/schemas/IndicatorValueBulkResult"},
+               {"$ref": "#/components/schemas/ValidationErrors"}]},
+    description="Fehlerhafte Zeilen (nichts geschrieben) oder keine Liste von Werten.",
+)
+
+
 class IndicatorValueViewSet(ExportViewSetMixin, ScopedModelViewSet):
     """Values are read here and written in bulk (``POST …/bulk/``), through the
     same code path as file imports: atomic, every bad row reported."""
@@ -159,6 +203,7 @@ class IndicatorValueViewSet(ExportViewSetMixin, ScopedModelViewSet):
     def perform_destroy(self, instance):
         delete_values(IndicatorValue.objects.filter(pk=instance.pk))
 
+    @extend_schema(exclude=True)  # always 405: not an operation of the API
     def create(self, request, *args, **kwargs):
         return Response(
             {"detail": "Werte bitte über POST /api/v1/indicator-values/bulk/ schreiben."},
@@ -168,7 +213,7 @@ class IndicatorValueViewSet(ExportViewSetMixin, ScopedModelViewSet):
     @extend_schema(
         request=IndicatorValueRecordSerializer(many=True),
         parameters=[OpenApiParameter("dry_run", bool, description="nur prüfen, nichts schreiben")],
-        responses={200: BulkResult, 400: BulkResult},
+        responses={200: BulkResult, 400: BULK_REFUSED},
     )
     @action(detail=False, methods=["post"])
     def bulk(self, request):

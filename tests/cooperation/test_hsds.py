@@ -648,3 +648,11 @@ class TestQueries:
             staff.get(f"{API}/organizations/{data['org_a'].uuid}")
         with django_assert_num_queries(2):  # fields of action, target groups
             staff.get(f"{API}/taxonomy_terms", {"per_page": 100})
+
+
+class TestImpossibleTimezone:
+    def test_modified_after_with_offset_beyond_14_hours_is_400(self, planner, db):
+        """Found by the API fuzzer on /api/v1/: PostgreSQL refuses such an offset (was a 500)."""
+        for path in ("services", "organizations"):
+            response = client_for(planner).get(f"{API}/{path}", {"modified_after": "2020-01-01T00:00:00+19:44"})
+            assert response.status_code == 400, (path, response.status_code)
