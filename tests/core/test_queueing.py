@@ -335,7 +335,8 @@ class TestImportWhoseWorkerDied:
     again and claimed once it has been running longer than the task time limit;
     a run that is running now is left alone."""
 
-    def test_dead_run_is_sent_again_and_runs(self, planner, tree, settings, django_capture_on_commit_callbacks):
+    def test_dead_run_is_sent_again_and_runs(self, planner, tree, settings, django_capture_on_commit_callbacks,
+                                             eager_celery):
         from core.imports.base import claim
 
         with django_capture_on_commit_callbacks(execute=True):
