@@ -1,6 +1,14 @@
+import time
+
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
+from django.utils.translation import gettext
+
+from . import security
 
 
 class GermanFirstLocaleMiddleware(LocaleMiddleware):
@@ -41,15 +49,6 @@ class SessionTimeoutMiddleware:
         return self.get_response(request)
 
     def check(self, request, session):
-        import time
-
-        from django.contrib import messages
-        from django.contrib.auth import logout
-        from django.contrib.auth.views import redirect_to_login
-        from django.utils.translation import gettext
-
-        from . import security
-
         now = int(time.time())
         login_at = session.setdefault(self.LOGIN_AT, now)  # sessions from before this check start now
         seen_at = session.get(self.SEEN_AT, now)
@@ -83,7 +82,5 @@ class RefusalLogMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         if response.status_code in (401, 403):
-            from . import security
-
             security.log(security.ACCESS_DENIED, request, level=30, status=response.status_code)
         return response

@@ -59,10 +59,6 @@ class IntegrationTokenQuerySet(ScopedQuerySet):
     def can_add(self, user):
         return access.is_planner(user) or bool(access.organization_ids(user, editor=True))
 
-    def usable(self):
-        now = timezone.now()
-        return self.filter(revoked_at__isnull=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-
 
 @audited(exclude=["last_used_at", "last_used_ip"])
 class IntegrationToken(models.Model):

@@ -5,7 +5,6 @@ notice (/datenschutz/)."""
 
 import datetime
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -52,25 +51,6 @@ def erase_url(user):
 def token_model():
     """The integration-token model, wherever it lives (found by name)."""
     return next(m for m in apps.get_models() if m.__name__ == "IntegrationToken")
-
-
-@pytest.fixture
-def security_log():
-    """The records written to the security log (``sozialraum.security``)."""
-    records = []
-
-    class Collect(logging.Handler):
-        def emit(self, record):
-            records.append(getattr(record, "security", {"event": record.getMessage()}))
-
-    handler = Collect(level=logging.DEBUG)
-    logger = logging.getLogger("sozialraum.security")
-    old_level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    yield records
-    logger.removeHandler(handler)
-    logger.setLevel(old_level)
 
 
 @pytest.fixture
